@@ -84,16 +84,16 @@ export function zonedTimeToEpoch(
   timeZone: string,
 ): number {
   const wall = Date.UTC(t.year, t.month - 1, t.day, t.hour, t.minute);
-  // Offsets a few hours either side cover any DST transition near the wall time.
-  const before = localTime(wall - 12 * 3_600_000, timeZone).offsetMinutes;
-  const after = localTime(wall + 12 * 3_600_000, timeZone).offsetMinutes;
-  const candidates = [wall - before * 60_000, wall - after * 60_000].sort((a, b) => a - b);
+  // Offsets run from -12 h to +14 h, so sampling a day and a half either side of the wall time sees the
+  // offsets in force on both sides of any transition near it (zones change offset at most twice a year).
+  const offsets = [-36, -24, -12, 0, 12, 24, 36].map((h) => localTime(wall + h * 3_600_000, timeZone).offsetMinutes);
+  const candidates = [...new Set(offsets.map((o) => wall - o * 60_000))].sort((a, b) => a - b);
   for (const c of candidates) {
     const lt = localTime(c, timeZone);
     if (Date.UTC(lt.year, lt.month - 1, lt.day, lt.hour, lt.minute) === wall) return c;
   }
-  // Wall time falls in a DST gap: keep the minutes past the jump, as clocks do.
-  return wall - before * 60_000;
+  // Wall time falls in a DST gap: keep the minutes past the jump, as clocks do (offset before the jump).
+  return wall - offsets[0] * 60_000;
 }
 
 /** Adds whole days to a local calendar date (no time zone involved). */

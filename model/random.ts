@@ -15,13 +15,21 @@ function splitmix32(seed: number): () => number {
   };
 }
 
-/** FNV-1a hash of a string to 32 bits; stable across runs and platforms. */
+/**
+ * FNV-1a hash of a string to 32 bits, finished with Murmur3's mixer so that keys differing only in their
+ * last characters (user-1, user-2, ...) spread over all the bits; stable across runs and platforms.
+ */
 export function hashString(text: string, seed = 0x811c9dc5): number {
   let h = seed >>> 0;
   for (let i = 0; i < text.length; i++) {
     h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
+    h = Math.imul(h, 0x01000193);
   }
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
   return h >>> 0;
 }
 

@@ -64,3 +64,17 @@ describe('helpers', () => {
     expect(isKnownTimeZone('')).toBe(false);
   });
 });
+
+describe('zones far from UTC', () => {
+  it('takes the first repeated 03:00 in Pacific/Chatham (+13:45 → +12:45) on the fall-back night', () => {
+    // 2026-04-05 03:45 CHADT (+13:45) = 2026-04-04T14:00Z; clocks go back to 02:45, so 03:00 repeats
+    const first = zonedTimeToEpoch({ year: 2026, month: 4, day: 5, hour: 3, minute: 0 }, 'Pacific/Chatham');
+    expect(localTime(first, 'Pacific/Chatham')).toMatchObject({ hour: 3, minute: 0, offsetMinutes: 825 });
+  });
+
+  it('moves a skipped time in Pacific/Chatham past the jump', () => {
+    // 2026-09-27 02:45 CHAST jumps to 03:45 CHADT: 03:00 does not exist and maps to 04:00
+    const t = zonedTimeToEpoch({ year: 2026, month: 9, day: 27, hour: 3, minute: 0 }, 'Pacific/Chatham');
+    expect(localTime(t, 'Pacific/Chatham')).toMatchObject({ hour: 4, minute: 0 });
+  });
+});
