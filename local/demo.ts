@@ -39,7 +39,9 @@ try {
   const messages = makeEventStream({ events: EVENTS, users: USERS, duplicateShare: 0.1, seed: 42 });
   const poison = poisonBodies();
   const bodies = messages.map((m) => m.body);
-  poison.forEach((p, i) => bodies.splice(101 * (i + 1), 0, p.body));
+  poison.forEach((p, i) => {
+    bodies.splice(101 * (i + 1), 0, p.body);
+  });
   console.log(
     `Producing ${bodies.length} messages: ${messages.length - messages.filter((m) => m.duplicate).length} events, ` +
       `${messages.filter((m) => m.duplicate).length} duplicate deliveries, ${poison.length} poison records`,

@@ -61,7 +61,9 @@ describe('engagement histogram', () => {
         const end = base + 61 * DAY;
         const a = decayedView(inOrder, end, opts);
         const b = decayedView(other, end, opts);
-        a.engagementByHourOfWeek.forEach((v, i) => expect(v).toBeCloseTo(b.engagementByHourOfWeek[i], 9));
+        a.engagementByHourOfWeek.forEach((v, i) => {
+          expect(v).toBeCloseTo(b.engagementByHourOfWeek[i], 9);
+        });
         for (const c of ['email', 'push', 'sms'] as const) {
           expect(a.channels[c].sends).toBeCloseTo(b.channels[c].sends, 9);
           expect(a.channels[c].opens).toBeCloseTo(b.channels[c].opens, 9);
