@@ -35,6 +35,32 @@ const CommonBanditSchema = {
   seed: z.number().int().min(0).default(1).describe('Seed for every random draw of the policy (determinism)'),
 };
 
+/** Thompson-sampling settings shared by linear-ts and neural-linear (see model/bandit/README.md). */
+const ThompsonSchema = {
+  posteriorSamples: z
+    .number()
+    .int()
+    .min(1)
+    .max(1024)
+    .default(16)
+    .describe(
+      'Posterior samples drawn per decide() batch; each decision draws its arm from their argmax distribution, so the logged propensity is exact; more samples bring it closer to the ideal Thompson probability (lower off-policy variance) at a proportional scoring cost',
+    ),
+  learnNoise: z
+    .boolean()
+    .default(false)
+    .describe(
+      'Learn the reward noise from data (Normal-Inverse-Gamma posterior, as Riquelme et al. LinFullPost); noiseScale is then the prior guess of the noise standard deviation',
+    ),
+  noiseGroups: z
+    .array(z.number().int().min(0))
+    .max(16)
+    .default([])
+    .describe(
+      'With learnNoise: indices of one-hot features (e.g. the channel columns) whose rows learn separate noise variances while sharing the weights; rows with none of them set form one more group. Empty: one noise variance for all rows',
+    ),
+};
+
 const LinearTsSchema = z.strictObject({
   algorithm: z.literal('linear-ts'),
   ...CommonBanditSchema,
@@ -44,6 +70,7 @@ const LinearTsSchema = z.strictObject({
     .positive()
     .default(0.5)
     .describe('Scale v of the posterior sample: w ~ N(mean, v^2 A^-1); larger explores more'),
+  ...ThompsonSchema,
 });
 
 const LinUcbSchema = z.strictObject({
@@ -70,6 +97,8 @@ const NeuralLinearSchema = z.strictObject({
   trainEvery: z.number().int().min(1).default(200).describe('Retrain the representation after this many new rewards'),
   trainEpochs: z.number().int().min(1).max(200).default(20),
   replaySize: z.number().int().min(100).default(5000).describe('Rewards kept to retrain the representation on'),
+  batchSize: z.number().int().min(1).max(4096).default(64).describe('Minibatch size of representation training'),
+  ...ThompsonSchema,
 });
 
 export const BanditConfigSchema = z.discriminatedUnion('algorithm', [

@@ -1,0 +1,304 @@
+/**
+ * The linear learners: linear Thompson sampling, LinUCB and epsilon-greedy over one shared Bayesian
+ * ridge regression on action-dependent features (see posterior.ts). They differ only in how they turn
+ * the posterior into pi, the distribution over each decision's allowed arms:
+ *
+ * - linucb: argmax of x.mu + alpha * sqrt(x^T A^-1 x), exact ties split evenly (pi exact).
+ * - epsilon-greedy: (1 - epsilon) on the argmax of x.mu (ties split), epsilon uniform (pi exact).
+ * - linear-ts: K = posteriorSamples draws w_k = mu + sigma_k F z_k per decide() call, shared by the
+ *   batch; each decision's pi is the share of those draws its arm wins, and the arm is then drawn
+ *   from pi (mixed with the floor). The draw follows pi exactly, so the logged propensity is exact for
+ *   any K; and since E[pi] is the Thompson probability, each decision is marginally a genuine Thompson
+ *   draw. K sets how close pi is to that probability: its standard error is sqrt(q (1 - q) / K) for an
+ *   arm of Thompson probability q (0.125 at worst for K = 16, 0.0625 for 64), which matters only for
+ *   the variance of off-policy estimates. Sharing the K draws across the batch is what makes the
+ *   scoring one GEMM: N x d x (K + 1) multiply-adds instead of K draws per decision.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { BanditConfig } from '#config/schema.ts';
+import type { Rng } from '#model/random.ts';
+import { type CheckedBatch, checkBatch, checkUpdate, drawArgmaxChoices, drawThompsonChoices } from './choose.ts';
+import { DisposedBanditError, InvalidBanditInputError, InvalidBanditStateError } from './errors.ts';
+import {
+  LinearPosterior,
+  type LinearPosteriorState,
+  type NoiseSetting,
+  noiseGroupCount,
+  noiseGroupsOf,
+  noiseSetting,
+} from './posterior.ts';
+import { maskPenalty, meanAndWidth, meanScores, sampledArgmax, sampledArgmaxGrouped, sampleMatrix } from './scoring.ts';
+import { encodeArray, STATE_FORMAT, STATE_FORMAT_VERSION, type StateReader, stateHash } from './serialization.ts';
+import type { ArmBatch, BanditChoice, ContextualBandit, SerializedBandit } from './types.ts';
+
+export type LinearBanditConfig = Extract<BanditConfig, { algorithm: 'linear-ts' | 'linucb' | 'epsilon-greedy' }>;
+
+/** Device copies of the posterior, rebuilt lazily after each update (uploads are O(d^2), microseconds). */
+export class PosteriorTensors {
+  private F: tf.Tensor2D | undefined;
+  private mu: tf.Tensor2D | undefined;
+  private G: tf.Tensor2D | undefined;
+
+  constructor(private readonly posterior: LinearPosterior) {}
+
+  /** F with F F^T = A^-1, [p, p]. @example matMul(X, tensors.sqrtCovariance()) */
+  sqrtCovariance(): tf.Tensor2D {
+    const p = this.posterior.dimension;
+    this.F ??= tf.tensor2d(Float32Array.from(this.posterior.sqrtCovariance), [p, p]);
+    return this.F;
+  }
+
+  /** mu, [p, 1]. @example matMul(X, tensors.mean()) // posterior-mean scores */
+  mean(): tf.Tensor2D {
+    this.mu ??= tf.tensor2d(Float32Array.from(this.posterior.mean()), [this.posterior.dimension, 1]);
+    return this.mu;
+  }
+
+  /** G = [mu | F], [p, p + 1]: the sampling matrix of Thompson sampling. @example matMul(G, B) */
+  meanAndSqrtCovariance(): tf.Tensor2D {
+    if (!this.G) {
+      const p = this.posterior.dimension;
+      const F = this.posterior.sqrtCovariance;
+      const mu = this.posterior.mean();
+      const G = new Float32Array(p * (p + 1));
+      for (let i = 0; i < p; i++) {
+        G[i * (p + 1)] = mu[i];
+        for (let j = 0; j < p; j++) G[i * (p + 1) + 1 + j] = F[i * p + j];
+      }
+      this.G = tf.tensor2d(G, [p, p + 1]);
+    }
+    return this.G;
+  }
+
+  /** Drops the copies (after an update, or on dispose). @example tensors.invalidate() */
+  invalidate(): void {
+    this.F?.dispose();
+    this.mu?.dispose();
+    this.G?.dispose();
+    this.F = undefined;
+    this.mu = undefined;
+    this.G = undefined;
+  }
+}
+
+/**
+ * Thompson sampling over a linear posterior on `rows` (raw features or a learned representation):
+ * draws the batch's K posterior samples from rng and returns each decision's argmax arm under the
+ * mean and under every sample, [size * (K + 1)].
+ * @example const winners = thompsonWinners(batch, checked, X, post, tensors, 16, noise, rng)
+ */
+export function thompsonWinners(
+  batch: ArmBatch,
+  checked: CheckedBatch,
+  rows: tf.Tensor2D,
+  posterior: LinearPosterior,
+  tensors: PosteriorTensors,
+  samples: number,
+  noise: NoiseSetting,
+  rng: Rng,
+): Int32Array {
+  const mask = checked.anyMasked ? maskPenalty(batch.allowed) : undefined;
+  const scales = posterior.noiseScales(samples, rng, noise);
+  const p = posterior.dimension;
+  let winners: Int32Array;
+  if (posterior.noiseGroups === 1) {
+    // one noise scale per sample: fold it into the sample weights, a single GEMM scores everything
+    winners = sampledArgmax(
+      rows,
+      checked.size,
+      checked.arms,
+      tensors.meanAndSqrtCovariance(),
+      sampleMatrix(p, scales, () => rng.normal()),
+      samples,
+      mask,
+    );
+  } else {
+    const n = checked.size * checked.arms;
+    const groups = noiseGroupsOf(batch.features, batch.dimension, n, noise.groupFeatures);
+    const oneHot = new Float32Array(n * posterior.noiseGroups);
+    for (let r = 0; r < n; r++) oneHot[r * posterior.noiseGroups + groups[r]] = 1;
+    const Z = new Float32Array(p * samples);
+    for (let i = 0; i < Z.length; i++) Z[i] = rng.normal();
+    winners = sampledArgmaxGrouped(
+      rows,
+      checked.size,
+      checked.arms,
+      tensors.sqrtCovariance(),
+      tensors.mean(),
+      Z,
+      oneHot,
+      Float32Array.from(scales),
+      samples,
+      mask,
+    );
+  }
+  return winners;
+}
+
+export class LinearBandit implements ContextualBandit {
+  readonly algorithm: LinearBanditConfig['algorithm'];
+  private readonly posterior: LinearPosterior;
+  private readonly tensors: PosteriorTensors;
+  private readonly noise: NoiseSetting | undefined;
+  private versionCache: string | undefined;
+  private disposed = false;
+
+  /**
+   * @example const bandit = new LinearBandit(BanditConfigSchema.parse({ algorithm: 'linucb' }), 32)
+   */
+  constructor(
+    readonly config: LinearBanditConfig,
+    readonly dimension: number,
+    state?: LinearPosteriorState,
+  ) {
+    if (!Number.isInteger(dimension) || dimension < 1) {
+      throw new InvalidBanditInputError('dimension', `must be an integer >= 1, got ${dimension}`);
+    }
+    this.algorithm = config.algorithm;
+    this.noise = config.algorithm === 'linear-ts' ? noiseSetting(config, dimension) : undefined;
+    this.posterior = new LinearPosterior(dimension, config.priorPrecision, noiseGroupCount(this.noise), state);
+    this.tensors = new PosteriorTensors(this.posterior);
+  }
+
+  /** Rebuilds a bandit from a validated state (see loadBandit). @example LinearBandit.fromState(reader) */
+  static fromState(reader: StateReader): LinearBandit {
+    const config = reader.config as LinearBanditConfig;
+    const d = reader.dimension;
+    const groups =
+      config.algorithm === 'linear-ts' && config.learnNoise && config.noiseGroups.length > 0
+        ? config.noiseGroups.length + 1
+        : 1;
+    return new LinearBandit(config, d, readPosteriorState(reader, '', d, groups, reader.updates));
+  }
+
+  get updates(): number {
+    return this.posterior.count;
+  }
+
+  get version(): string {
+    this.versionCache ??= `${this.algorithm}-${stateHash(this.config, this.updates, posteriorArrays(this.posterior))}`;
+    return this.versionCache;
+  }
+
+  /** The posterior (read-only use: tests, diagnostics). @example bandit.model.mean() */
+  get model(): LinearPosterior {
+    return this.posterior;
+  }
+
+  decide(batch: ArmBatch, rng: Rng): BanditChoice[] {
+    this.assertLive();
+    const checked = checkBatch(batch, this.dimension);
+    if (checked.size === 0) return [];
+    const n = checked.size * checked.arms;
+    const d = this.dimension;
+    const config = this.config;
+    const floor = config.explorationFloor;
+    if (config.algorithm === 'linear-ts') {
+      const X = tf.tensor2d(batch.features, [n, d]);
+      try {
+        const samples = config.posteriorSamples;
+        const noise = this.noise as NoiseSetting;
+        const winners = thompsonWinners(batch, checked, X, this.posterior, this.tensors, samples, noise, rng);
+        return drawThompsonChoices(batch, checked, winners, samples, floor, rng);
+      } finally {
+        X.dispose();
+      }
+    }
+    if (config.algorithm === 'linucb') {
+      const F = this.tensors.sqrtCovariance();
+      const { mean, squaredWidth } = meanAndWidth(batch.features, n, d, F, this.tensors.mean());
+      const ucb = new Float64Array(n);
+      for (let r = 0; r < n; r++) ucb[r] = mean[r] + config.alpha * Math.sqrt(Math.max(0, squaredWidth[r]));
+      return drawArgmaxChoices(batch, checked, ucb, mean, 0, floor, rng);
+    }
+    const mean = meanScores(batch.features, n, d, this.tensors.mean());
+    return drawArgmaxChoices(batch, checked, mean, mean, config.epsilon, floor, rng);
+  }
+
+  update(features: Float32Array, rewards: ArrayLike<number>): void {
+    this.assertLive();
+    const n = checkUpdate(features, rewards, this.dimension);
+    if (n === 0) return;
+    const groups = noiseGroupsOf(features, this.dimension, n, this.noise?.learned ? this.noise.groupFeatures : []);
+    for (let r = 0; r < n; r++) this.posterior.observe(features, r * this.dimension, rewards[r], groups[r]);
+    this.tensors.invalidate();
+    this.versionCache = undefined;
+  }
+
+  serialize(): SerializedBandit {
+    this.assertLive();
+    const d = this.dimension;
+    return {
+      format: STATE_FORMAT,
+      formatVersion: STATE_FORMAT_VERSION,
+      algorithm: this.algorithm,
+      dimension: d,
+      config: this.config,
+      updates: this.updates,
+      scalars: {},
+      arrays: encodePosterior(this.posterior, ''),
+    };
+  }
+
+  dispose(): void {
+    this.tensors.invalidate();
+    this.disposed = true;
+  }
+
+  private assertLive(): void {
+    if (this.disposed) throw new DisposedBanditError(this.algorithm);
+  }
+}
+
+/** The arrays that make a posterior's state, for hashing. @example stateHash(config, n, posteriorArrays(post)) */
+export function posteriorArrays(post: LinearPosterior): Float64Array[] {
+  return [post.sqrtCovariance, post.rewardSum, post.mean(), post.noiseCounts, post.noiseSums];
+}
+
+/**
+ * A posterior's arrays for serialize(), names prefixed (NeuralLinear's head uses 'head').
+ * @example encodePosterior(post, 'head') // { headSqrtCovariance, headRewardSum, ... }
+ */
+export function encodePosterior(post: LinearPosterior, prefix: string): SerializedBandit['arrays'] {
+  const d = post.dimension;
+  const name = (n: string) => (prefix ? `${prefix}${n[0].toUpperCase()}${n.slice(1)}` : n);
+  return {
+    [name('sqrtCovariance')]: encodeArray(post.sqrtCovariance, [d, d]),
+    [name('rewardSum')]: encodeArray(post.rewardSum, [d]),
+    [name('mean')]: encodeArray(post.mean(), [d]),
+    [name('noiseCounts')]: encodeArray(post.noiseCounts, [post.noiseGroups]),
+    [name('noiseSums')]: encodeArray(post.noiseSums, [post.noiseGroups]),
+  };
+}
+
+/**
+ * Reads what encodePosterior wrote, checking shapes and values.
+ * @example new LinearPosterior(d, lambda, groups, readPosteriorState(reader, '', d, groups, n))
+ */
+export function readPosteriorState(
+  reader: StateReader,
+  prefix: string,
+  d: number,
+  groups: number,
+  count: number,
+): LinearPosteriorState {
+  const name = (n: string) => (prefix ? `${prefix}${n[0].toUpperCase()}${n.slice(1)}` : n);
+  const noiseCounts = reader.array(name('noiseCounts'), 'float64', [groups]);
+  const noiseSums = reader.array(name('noiseSums'), 'float64', [groups]);
+  noiseCounts.forEach((c, i) => {
+    if (c < 0 || !Number.isInteger(c)) {
+      throw new InvalidBanditStateError(`arrays.${name('noiseCounts')}`, `[${i}] = ${c} is not a count`);
+    }
+  });
+  noiseSums.forEach((v, i) => {
+    if (v < 0) throw new InvalidBanditStateError(`arrays.${name('noiseSums')}`, `[${i}] = ${v} is negative`);
+  });
+  return {
+    sqrtCovariance: reader.array(name('sqrtCovariance'), 'float64', [d, d]),
+    rewardSum: reader.array(name('rewardSum'), 'float64', [d]),
+    mean: reader.array(name('mean'), 'float64', [d]),
+    noiseCounts,
+    noiseSums,
+    count,
+  };
+}
