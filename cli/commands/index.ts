@@ -1,0 +1,10 @@
+/**
+ * Every `sto` subcommand, as a function that adds itself to the program. To add one (export, evaluate,
+ * report, config ...), write cli/commands/<name>.ts exporting such a function and list it here.
+ */
+import type { Command } from 'commander';
+import { registerSimulate } from './simulate.ts';
+
+export type RegisterCommand = (program: Command) => void;
+
+export const COMMANDS: readonly RegisterCommand[] = [registerSimulate];

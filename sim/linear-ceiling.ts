@@ -1,0 +1,119 @@
+/**
+ * Diagnostic 'oracle-linear': the best a learner linear in the policy's own features could do, with
+ * no estimation noise and no exploration. During the first `fitDays` it acts as the oracle and records,
+ * for every allowed arm of every request, the feature row and the arm's true expected reward; then it
+ * fits those by least squares and from then on picks the allowed arm with the highest fitted value.
+ *
+ * Compare its last-week numbers with the oracle's: the gap is what no linear model over these features
+ * can close (information the features do not carry), whatever the learner; the gap between it and the
+ * bandit is what the learner leaves on the table (exploration, noise, slow start).
+ */
+import type { AnalystConfig } from '#config/schema.ts';
+import { armOf } from '#model/arms.ts';
+import { FEATURE_DIMENSION } from '#model/features.ts';
+import { DecisionPreparer } from '#model/policy.ts';
+import type { PolicyContext, SimDecision, SimPolicy } from './policy-api.ts';
+import type { Population } from './population.ts';
+import { expectedReward, windowShares } from './reward.ts';
+import { affinityTable, DAY_MS, HOUR_MS, responseProbabilities, simulationStartMs } from './truth.ts';
+
+const D = FEATURE_DIMENSION;
+
+/**
+ * Solves (A + ridge I) x = b for a symmetric positive semi-definite A by Cholesky decomposition.
+ * @example solveRidge(new Float64Array([2, 0, 0, 2]), new Float64Array([2, 4]), 2, 0) // [1, 2]
+ */
+export function solveRidge(A: Float64Array, b: Float64Array, d: number, ridge: number): Float64Array {
+  const L = new Float64Array(d * d);
+  for (let i = 0; i < d; i++) {
+    for (let j = 0; j <= i; j++) {
+      let sum = A[i * d + j] + (i === j ? ridge : 0);
+      for (let k = 0; k < j; k++) sum -= L[i * d + k] * L[j * d + k];
+      L[i * d + j] = i === j ? Math.sqrt(Math.max(sum, 1e-12)) : sum / L[j * d + j];
+    }
+  }
+  const y = new Float64Array(d);
+  for (let i = 0; i < d; i++) {
+    let sum = b[i];
+    for (let k = 0; k < i; k++) sum -= L[i * d + k] * y[k];
+    y[i] = sum / L[i * d + i];
+  }
+  const x = new Float64Array(d);
+  for (let i = d - 1; i >= 0; i--) {
+    let sum = y[i];
+    for (let k = i + 1; k < d; k++) sum -= L[k * d + i] * x[k];
+    x[i] = sum / L[i * d + i];
+  }
+  return x;
+}
+
+/**
+ * @example createLinearCeiling(population, config, ctx, 7)
+ */
+export function createLinearCeiling(
+  population: Population,
+  config: AnalystConfig,
+  ctx: PolicyContext,
+  fitDays = 7,
+): SimPolicy {
+  const prep = new DecisionPreparer(config);
+  const shares = windowShares(population, config);
+  const affinity = affinityTable(population);
+  const fitUntil = simulationStartMs(population) + fitDays * DAY_MS;
+  const fatigueMs = population.fatigue.windowHours * HOUR_MS;
+  const A = new Float64Array(D * D);
+  const b = new Float64Array(D);
+  let weights: Float64Array | undefined;
+  return {
+    decide(inputs): SimDecision[] {
+      const { decisions, batch } = prep.prepare(inputs);
+      if (!weights && inputs.length && inputs[0].nowMs >= fitUntil) weights = solveRidge(A, b, D, 1e-6 * (1 + A[0]));
+      return decisions.map((d): SimDecision => {
+        if (d.row < 0) return { kind: 'no_arm', reasons: {} };
+        const truth = ctx.world.truthOf(d.input.user.userId);
+        const sends = ctx.world.sendTimes(d.input.user.userId);
+        let best = -1;
+        let bestValue = Number.NEGATIVE_INFINITY;
+        for (let arm = 0; arm < batch.arms; arm++) {
+          if (d.mask.allowed[arm] !== 1) continue;
+          const x = batch.features.subarray((d.row * batch.arms + arm) * D, (d.row * batch.arms + arm + 1) * D);
+          let value: number;
+          if (weights) {
+            value = 0;
+            for (let i = 0; i < D; i++) value += weights[i] * x[i];
+          } else {
+            const { channel, slotIndex } = armOf(prep.layout, arm);
+            const at = d.mask.schedule.sendAtMs[slotIndex];
+            let recentSends = 0;
+            for (const t of sends) if (t > at - fatigueMs && t < at) recentSends++;
+            const p = responseProbabilities(population, affinity, truth, {
+              channel,
+              kind: d.input.request.kind,
+              hourOfWeek: ctx.world.clock.hourOfWeek(truth.zone, at),
+              recentSends,
+            });
+            value = expectedReward(p, shares[channel], channel, config);
+            for (let i = 0; i < D; i++) {
+              b[i] += x[i] * value;
+              for (let j = 0; j < D; j++) A[i * D + j] += x[i] * x[j];
+            }
+          }
+          if (value > bestValue) {
+            bestValue = value;
+            best = arm;
+          }
+        }
+        const { channel, slotIndex } = armOf(prep.layout, best);
+        return {
+          kind: 'send',
+          channel,
+          armIndex: best,
+          sendAtMs: d.mask.schedule.sendAtMs[slotIndex],
+          propensity: 1,
+          explored: false,
+          features: [],
+        };
+      });
+    },
+  };
+}

@@ -1,0 +1,117 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { main } from '../../cli/main.ts';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const defaultPopulation = join(root, 'sim/populations/default.json');
+
+let dir: string;
+let stderr: string;
+let stdout: string;
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'sto-cli-'));
+  stderr = '';
+  stdout = '';
+  vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
+    stderr += String(chunk);
+    return true;
+  });
+  vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+    stdout += String(chunk);
+    return true;
+  });
+});
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+const sto = (...args: string[]) => main(['node', 'sto', ...args]);
+const quick = ['--days', '1', '--seeds', '1', '--users', '40', '--policies', 'heuristic,oracle', '--quiet'];
+
+describe('sto simulate: bad input', () => {
+  it('exits 2 and names a population file that does not exist', async () => {
+    const missing = join(dir, 'nope.json');
+    expect(await sto('simulate', '--population', missing, '--out', dir, ...quick)).toBe(2);
+    expect(stderr).toContain(missing);
+    expect(stderr).toMatch(/Cannot read population file/);
+  });
+
+  it('exits 2 and names a population file that is not JSON', async () => {
+    const file = join(dir, 'broken.json');
+    writeFileSync(file, '{ "name": "x", users: 3 ');
+    expect(await sto('simulate', '--population', file, '--out', dir, ...quick)).toBe(2);
+    expect(stderr).toContain(file);
+    expect(stderr).toMatch(/not valid JSON/);
+  });
+
+  it('exits 2 and lists every schema violation with its field path', async () => {
+    const population = JSON.parse(readFileSync(defaultPopulation, 'utf8'));
+    population.users = -5;
+    population.channels.sms.open.median = 2;
+    population.requests.kinds[1].allowedChannels = ['fax'];
+    const file = join(dir, 'invalid.json');
+    writeFileSync(file, JSON.stringify(population));
+    expect(await sto('simulate', '--population', file, '--out', dir, ...quick)).toBe(2);
+    expect(stderr).toContain(`Invalid population in ${file}`);
+    expect(stderr).toContain('- users:');
+    expect(stderr).toContain('- channels.sms.open.median:');
+    expect(stderr).toContain('- requests.kinds.[1].allowedChannels.[0]:');
+    expect(existsSync(join(dir, 'summary.json'))).toBe(false);
+  });
+
+  it('exits 2 on a config that breaks its schema, naming the field', async () => {
+    const file = join(dir, 'config.json');
+    const config = JSON.parse(readFileSync(join(root, 'config/default.json'), 'utf8'));
+    config.guardrails.quietHours.start = '25:00';
+    writeFileSync(file, JSON.stringify(config));
+    expect(await sto('simulate', '--config', file, '--out', dir, ...quick)).toBe(2);
+    expect(stderr).toContain(file);
+    expect(stderr).toContain('guardrails.quietHours.start');
+  });
+
+  it('exits 2 on an unknown policy or a bad number', async () => {
+    expect(await sto('simulate', '--out', dir, ...quick, '--policies', 'heuristic,psychic')).toBe(2);
+    expect(stderr).toContain('unknown policy "psychic"');
+    expect(await sto('simulate', '--out', dir, ...quick, '--days', 'many')).toBe(2);
+    expect(stderr).toContain('--days must be a whole number');
+  });
+
+  it('exits 2 on an unknown option', async () => {
+    expect(await sto('simulate', '--dayz', '3')).toBe(2);
+    expect(stderr).toContain("unknown option '--dayz'");
+  });
+});
+
+describe('sto simulate', () => {
+  it('writes summary.json and report.html and prints their paths', async () => {
+    const code = await sto('simulate', '--population', 'default', '--out', dir, ...quick, '--seeds', '2');
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    const summary = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8'));
+    expect(summary.seeds).toEqual([1, 2]);
+    expect(Object.keys(summary.policies)).toEqual(['heuristic', 'oracle']);
+    expect(stdout).toContain(join(dir, 'report.html'));
+  });
+});
+
+describe('bin/sto.js', () => {
+  it('runs the CLI as a process and exits 2 on a missing file', () => {
+    const missing = join(dir, 'missing.json');
+    const run = spawnSync(
+      process.execPath,
+      [join(root, 'bin/sto.js'), 'simulate', '--population', missing, '--quiet'],
+      {
+        cwd: root,
+        encoding: 'utf8',
+      },
+    );
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain(missing);
+  });
+});
