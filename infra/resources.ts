@@ -180,6 +180,14 @@ export const TABLES = {
           "A user's decisions in time order (epoch ms): attribution of events without a decisionId, " +
           'support and replay. Read the items with BatchGetItem.',
       },
+      byRewardWindow: {
+        partitionKey: { name: 'rewardShard', type: 'S' },
+        sortKey: { name: 'windowEndsAt', type: 'N' },
+        projection: { type: 'KEYS_ONLY' },
+        purpose:
+          "Reward window closing: Query each 'reward#<n>' shard with windowEndsAt < now - grace (epoch ms). Sparse: " +
+          'the send outcome SETs rewardShard with windowEndsAt; the close REMOVEs rewardShard.',
+      },
     },
     timeToLiveAttribute: 'expiresAt',
     billingMode: 'PAY_PER_REQUEST',

@@ -1,0 +1,53 @@
+/**
+ * Learner Lambda: reward messages from the rewards queue into a new model version.
+ * Thin: Powertools builds the partial batch response, `learnRewards` does the work.
+ */
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { type LearnerDeps, learnRewards } from './learner.ts';
+
+/** Raised for a record that `learnRewards` reported as failed, so Powertools lists it in batchItemFailures. */
+class RewardNotAppliedError extends Error {
+  constructor(messageId: string, reason: string) {
+    super(`reward ${messageId} not applied: ${reason}`);
+    this.name = 'RewardNotAppliedError';
+  }
+}
+
+/**
+ * Builds the handler around injected dependencies (model store, config, clock), so the local stack
+ * and the tests run exactly what Lambda runs.
+ * @example export const handler = createLearnerHandler({ store, config, now: Date.now, logger });
+ */
+export function createLearnerHandler(deps: LearnerDeps & { logger: Logger }) {
+  const processor = new BatchProcessor(EventType.SQS);
+  const handle = async (event: SQSEvent): Promise<SQSBatchResponse> => {
+    // The whole batch is one model version: learn first, then map the outcome to records.
+    const outcome = await learnRewards(
+      event.Records.map((r) => ({ messageId: r.messageId, body: r.body })),
+      deps,
+    );
+    const failed = new Map(outcome.failures.map((f) => [f.messageId, f.reason]));
+    deps.logger.info('reward batch learned', {
+      records: event.Records.length,
+      applied: outcome.applied,
+      duplicates: outcome.duplicates,
+      failed: failed.size,
+      conflicts: outcome.conflicts,
+      version: outcome.version,
+    });
+    return processPartialResponse(
+      event,
+      async (record: SQSRecord) => {
+        const reason = failed.get(record.messageId);
+        if (reason) throw new RewardNotAppliedError(record.messageId, reason);
+      },
+      processor,
+      { throwOnFullBatchFailure: false },
+    );
+  };
+  return middy(handle).use(injectLambdaContext(deps.logger));
+}

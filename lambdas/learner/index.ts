@@ -1,0 +1,21 @@
+/** Lambda entry of the learner: clients and the tensor backend at module scope, the rest in createLearnerHandler. */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { TABLES } from '#infra/resources.ts';
+import { initTensorBackend } from '#model/bandit/index.ts';
+import { createLogger } from '../shared/logger.ts';
+import { requiredEnv, runtimeConfig } from '../shared/runtime-config.ts';
+import { createLearnerHandler } from './handler.ts';
+import { modelTableStore } from './model-table.ts';
+
+const config = runtimeConfig(process.env);
+const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}));
+// learning is plain arithmetic, but a NeuralLinear retrain runs on tensors
+await initTensorBackend();
+
+export const handler = createLearnerHandler({
+  store: modelTableStore(doc, requiredEnv(process.env, TABLES.model.envVar)),
+  config,
+  now: Date.now,
+  logger: createLogger('learner'),
+});

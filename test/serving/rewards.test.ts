@@ -1,0 +1,360 @@
+/**
+ * Reward attribution and window closing on the local stack (DynamoDB Local + fauxqs): events counted
+ * once per decision and type, only within the window, rewards by the config's weights and combine,
+ * windows without engagement closed with 0, and a closer that dies between sending and closing.
+ */
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { AnalystConfig } from '#config/schema.ts';
+import { type IngestEvent, parseIngestEvent } from '#events/index.ts';
+import { learnRewards } from '#lambdas/learner/learner.ts';
+import { modelTableStore } from '#lambdas/learner/model-table.ts';
+import {
+  type AttributionDeps,
+  attributeEngagement,
+  type CloseDeps,
+  closeExpiredRewards,
+  DEFAULT_LATE_EVENT_GRACE_MS,
+  decodeFeatureRow,
+  type RewardsLogger,
+} from '#lambdas/rewards/index.ts';
+import type { LocalStack } from '#local/stack.ts';
+import { initTensorBackend } from '#model/bandit/index.ts';
+import { Rng } from '#model/random.ts';
+import {
+  makeAppOpened,
+  makeNotificationClicked,
+  makeNotificationDelivered,
+  makeProfileUpsert,
+} from '#test/helpers/event-factories.ts';
+import { useLocalStack } from '#test/helpers/local-stack.ts';
+import {
+  clearServingState,
+  drainQueue,
+  engagement,
+  ensureRewardWindowIndex,
+  featureRow,
+  HOUR,
+  putSentDecision,
+  readDecision,
+  T0,
+  testConfig,
+} from './rewards-fixtures.ts';
+
+const stack = useLocalStack();
+beforeAll(async () => {
+  await Promise.all([ensureRewardWindowIndex(stack()), initTensorBackend('cpu')]);
+});
+beforeEach(async () => {
+  await clearServingState(stack());
+});
+
+const GRACE = DEFAULT_LATE_EVENT_GRACE_MS;
+const quiet: RewardsLogger = { info: () => {}, warn: () => {}, error: () => {} };
+
+function attribution(s: LocalStack, config: AnalystConfig, now: number): AttributionDeps {
+  return {
+    doc: s.clients.doc,
+    decisionsTable: s.tableNames.decisions,
+    reward: config.reward,
+    now: () => now,
+    logger: quiet,
+  };
+}
+
+function closing(s: LocalStack, config: AnalystConfig, overrides: Partial<CloseDeps> = {}): CloseDeps {
+  return {
+    doc: s.clients.doc,
+    sqs: s.clients.sqs,
+    decisionsTable: s.tableNames.decisions,
+    rewardsQueueUrl: s.queueUrls.rewards,
+    reward: config.reward,
+    configVersion: config.version,
+    logger: quiet,
+    ...overrides,
+  };
+}
+
+/** After the window (24 h by default) and the late-event grace. */
+const AFTER_CLOSE = T0 + 24 * HOUR + GRACE + 1;
+
+async function sendDecision(s: LocalStack, config: AnalystConfig, decisionId: string, seed = 1) {
+  const features = featureRow(new Rng(seed));
+  await putSentDecision(s, { decisionId, userId: 'user-1', sentAt: T0, features }, config);
+  return features;
+}
+
+/** Attributes the event types to a fresh decision, closes its window, and returns the reward sent. */
+async function rewardOf(config: AnalystConfig, decisionId: string, types: string[]): Promise<number> {
+  const s = stack();
+  await sendDecision(s, config, decisionId);
+  const events = types.map((type, i) => engagement(type, decisionId, T0 + (i + 1) * 60_000));
+  await attributeEngagement(events, attribution(s, config, T0 + HOUR));
+  await closeExpiredRewards(closing(s, config), AFTER_CLOSE);
+  const messages = (await drainQueue(s, s.queueUrls.rewards)).filter((m) => m.decisionId === decisionId);
+  expect(messages).toHaveLength(1);
+  return messages[0].reward;
+}
+
+describe('reward attribution', () => {
+  it('counts an event type once per decision, however often it is delivered', async () => {
+    // Prepare: a click delivered twice (same event id), a second click event, an open in a later batch
+    const s = stack();
+    const config = testConfig();
+    await sendDecision(s, config, 'dec-dup');
+    const click = engagement('notification_clicked', 'dec-dup', T0 + 60_000);
+    const deps = attribution(s, config, T0 + HOUR);
+
+    // Act
+    const first = await attributeEngagement(
+      [click, click, engagement('notification_clicked', 'dec-dup', T0 + 120_000)],
+      deps,
+    );
+    const redelivered = await attributeEngagement([click], deps);
+    const open = await attributeEngagement([engagement('notification_opened', 'dec-dup', T0 + 180_000)], deps);
+
+    // Assess
+    expect(first.counted).toBe(1);
+    expect(first.notCounted.duplicate).toBe(2);
+    expect(first.writeRequests).toBe(1);
+    expect(redelivered.counted).toBe(0);
+    expect(redelivered.notCounted.duplicate).toBe(1);
+    expect(open.counted).toBe(1);
+    const item = await readDecision(s, 'dec-dup');
+    expect([...(item.rewardEvents as Set<string>)].sort()).toEqual(['notification_clicked', 'notification_opened']);
+    await closeExpiredRewards(closing(s, config), AFTER_CLOSE);
+    const [message, ...rest] = await drainQueue(s, s.queueUrls.rewards);
+    expect(rest).toHaveLength(0);
+    expect(message.reward).toBe(1);
+  });
+
+  it('ignores events after the window, events arriving past the grace, and events after the close', async () => {
+    // Prepare
+    const s = stack();
+    const config = testConfig();
+    await sendDecision(s, config, 'dec-late');
+    const windowEnd = T0 + 24 * HOUR;
+
+    // Act: a click one second after the window; an open inside the window that arrives after the grace;
+    // a conversion in the window, arriving in time, in the same batch as the late click
+    const late = await attributeEngagement(
+      [
+        engagement('notification_clicked', 'dec-late', windowEnd + 1000),
+        engagement('converted', 'dec-late', windowEnd - 1000),
+      ],
+      attribution(s, config, windowEnd + 5000),
+    );
+    const tooLate = await attributeEngagement(
+      [engagement('notification_opened', 'dec-late', windowEnd - 1000)],
+      attribution(s, config, windowEnd + GRACE + 1000),
+    );
+    const closed = await closeExpiredRewards(closing(s, config), AFTER_CLOSE);
+    const afterClose = await attributeEngagement(
+      [engagement('complained', 'dec-late', windowEnd - 1)],
+      attribution(s, config, T0 + HOUR),
+    );
+
+    // Assess: only the conversion counted; its reward was sent
+    expect(late.counted).toBe(1);
+    expect(late.notCounted.outside_window).toBe(1);
+    expect(tooLate.counted).toBe(0);
+    expect(tooLate.notCounted.outside_window).toBe(1);
+    expect(closed.closed).toBe(1);
+    expect(afterClose.notCounted.closed).toBe(1);
+    const item = await readDecision(s, 'dec-late');
+    expect([...(item.rewardEvents as Set<string>)]).toEqual(['converted']);
+    expect(item.reward).toBe(1);
+    const messages = await drainQueue(s, s.queueUrls.rewards);
+    expect(messages.map((m) => [m.decisionId, m.reward, m.events])).toEqual([['dec-late', 1, ['converted']]]);
+  });
+
+  it('refuses events of another user, of unknown decisions and of decisions not sent, creating no item', async () => {
+    // Prepare: one decision sent to user-1, one decided but never sent (no window)
+    const s = stack();
+    const config = testConfig();
+    await sendDecision(s, config, 'dec-mine');
+    await s.clients.doc.send(
+      new UpdateCommand({
+        TableName: s.tableNames.decisions,
+        Key: { decisionId: 'dec-unsent' },
+        UpdateExpression: 'SET userId = :u, #s = :s',
+        ExpressionAttributeNames: { '#s': 'status' },
+        ExpressionAttributeValues: { ':u': 'user-1', ':s': 'scheduled' },
+      }),
+    );
+
+    // Act
+    const outcome = await attributeEngagement(
+      [
+        engagement('notification_clicked', 'dec-mine', T0 + 1000, { userId: 'user-2' }),
+        engagement('notification_clicked', 'dec-nobody', T0 + 1000),
+        engagement('notification_clicked', 'dec-unsent', T0 + 1000),
+        engagement('notification_delivered', 'dec-mine', T0 + 1000),
+        { ...engagement('notification_clicked', 'x', T0), decisionId: undefined },
+      ],
+      attribution(s, config, T0 + HOUR),
+    );
+
+    // Assess
+    expect(outcome.counted).toBe(0);
+    expect(outcome.notCounted).toMatchObject({ other_user: 1, unknown_decision: 1, not_sent: 1, not_rewarded: 1 });
+    expect(outcome.writeRequests).toBe(3);
+    expect((await readDecision(s, 'dec-mine')).rewardEvents).toBeUndefined();
+    await expect(readDecision(s, 'dec-nobody')).rejects.toThrow(/no decision item/);
+  });
+});
+
+describe('reward attribution from ingest', () => {
+  it("takes ingest's parsed events as they are and attributes only what carries a decision and a weight", async () => {
+    // Prepare: the events of one ingest batch, parsed by the events contract
+    const s = stack();
+    const config = testConfig();
+    await sendDecision(s, config, 'dec-ingest');
+    const at = new Date(T0 + 60_000).toISOString();
+    const bodies = [
+      makeNotificationClicked({ decisionId: 'dec-ingest', occurredAt: at }),
+      makeNotificationDelivered({ decisionId: 'dec-ingest', occurredAt: at }),
+      makeAppOpened({ occurredAt: at }),
+      makeProfileUpsert(),
+    ].map((e) => JSON.stringify(e));
+    const events: IngestEvent[] = bodies.flatMap((body) => {
+      const parsed = parseIngestEvent(body);
+      return parsed.ok ? [parsed.value] : [];
+    });
+
+    // Act
+    const outcome = await attributeEngagement(events, attribution(s, config, T0 + HOUR));
+
+    // Assess
+    expect(events).toHaveLength(4);
+    expect(outcome).toMatchObject({ counted: 1, writeRequests: 1, failedEventIds: [] });
+    expect(outcome.notCounted.not_rewarded).toBe(1);
+    expect([...((await readDecision(s, 'dec-ingest')).rewardEvents as Set<string>)]).toEqual(['notification_clicked']);
+  });
+});
+
+describe('reward by the config weights', () => {
+  it('gives an unsubscribe its negative weight', async () => {
+    const config = testConfig();
+    expect(await rewardOf(config, 'dec-unsub', ['unsubscribed'])).toBe(-3);
+    expect(await rewardOf(config, 'dec-complaint', ['notification_opened', 'complained'])).toBeCloseTo(0.3 - 5, 12);
+  });
+
+  it("combines several events by 'max' (strongest positive plus the negatives) or by 'sum'", async () => {
+    const max = testConfig({ combine: 'max' });
+    const sum = testConfig({ combine: 'sum' });
+    const engaged = ['notification_opened', 'notification_clicked', 'converted'];
+    expect(await rewardOf(max, 'dec-max', engaged)).toBe(1);
+    expect(await rewardOf(sum, 'dec-sum', engaged)).toBeCloseTo(2.3, 12);
+    const regret = ['notification_clicked', 'unsubscribed'];
+    expect(await rewardOf(max, 'dec-max-neg', regret)).toBe(-2);
+    expect(await rewardOf(sum, 'dec-sum-neg', regret)).toBe(-2);
+  });
+
+  it('uses the weights the config gives', async () => {
+    const config = testConfig({ weights: { ...testConfig().reward.weights, notification_opened: 0.7 } });
+    expect(await rewardOf(config, 'dec-weights', ['notification_opened'])).toBe(0.7);
+  });
+});
+
+describe('window closing', () => {
+  it('closes a window without engagement with reward 0, only once its end and the grace have passed', async () => {
+    // Prepare
+    const s = stack();
+    const config = testConfig();
+    const features = await sendDecision(s, config, 'dec-quiet', 7);
+
+    // Act: before the end, after the end but within the grace, after both, and once more
+    const early = await closeExpiredRewards(closing(s, config), T0 + 24 * HOUR - 1);
+    const inGrace = await closeExpiredRewards(closing(s, config), T0 + 24 * HOUR + GRACE - 1);
+    const due = await closeExpiredRewards(closing(s, config), AFTER_CLOSE);
+    const again = await closeExpiredRewards(closing(s, config), AFTER_CLOSE + HOUR);
+
+    // Assess
+    expect(early.closed + inGrace.closed).toBe(0);
+    expect(due).toMatchObject({ closed: 1, sent: 1, failed: 0 });
+    expect(again.closed + again.sent).toBe(0);
+    const item = await readDecision(s, 'dec-quiet');
+    expect(item).toMatchObject({ rewardClosed: true, reward: 0, rewardClosedAt: AFTER_CLOSE });
+    expect(item.rewardShard).toBeUndefined();
+    const messages = await drainQueue(s, s.queueUrls.rewards);
+    expect(messages).toHaveLength(1);
+    expect(messages[0]).toMatchObject({ decisionId: 'dec-quiet', reward: 0, events: [], closedAt: AFTER_CLOSE });
+    expect(Array.from(decodeFeatureRow(messages[0].features))).toEqual(Array.from(features));
+  });
+
+  it('closes an unconfirmed send without engagement without teaching the learner', async () => {
+    const s = stack();
+    const config = testConfig();
+    await putSentDecision(
+      s,
+      { decisionId: 'dec-maybe', userId: 'user-1', sentAt: T0, features: featureRow(new Rng(3)), status: 'maybe_sent' },
+      config,
+    );
+    const outcome = await closeExpiredRewards(closing(s, config), AFTER_CLOSE);
+    expect(outcome).toMatchObject({ closed: 1, sent: 0, closedWithoutMessage: 1 });
+    expect(await drainQueue(s, s.queueUrls.rewards)).toHaveLength(0);
+    expect(await readDecision(s, 'dec-maybe')).toMatchObject({ rewardClosed: true, reward: 0 });
+  });
+
+  it('closes many decisions across shards and pages, within the per-call budget', async () => {
+    // Prepare: 30 decisions, windows ended
+    const s = stack();
+    const config = testConfig();
+    const ids = Array.from({ length: 30 }, (_, i) => `dec-many-${i}`);
+    await Promise.all(ids.map((id, i) => sendDecision(s, config, id, i + 1)));
+
+    // Act: a budget of 16 per call
+    const first = await closeExpiredRewards(closing(s, config, { maxDecisions: 16 }), AFTER_CLOSE);
+    const rest = await closeExpiredRewards(closing(s, config, { maxDecisions: 100 }), AFTER_CLOSE);
+
+    // Assess
+    expect(first.closed).toBeLessThanOrEqual(16);
+    expect(first.closed + rest.closed).toBe(30);
+    const messages = await drainQueue(s, s.queueUrls.rewards);
+    expect(new Set(messages.map((m) => m.decisionId))).toEqual(new Set(ids));
+    expect(messages).toHaveLength(30);
+  });
+
+  it('resends, never loses, the reward of a closer that died between sending and closing', async () => {
+    // Prepare: a clicked decision; a document client whose close write fails as if the closer died
+    const s = stack();
+    const config = testConfig();
+    await sendDecision(s, config, 'dec-crash');
+    await attributeEngagement(
+      [engagement('notification_clicked', 'dec-crash', T0 + 1000)],
+      attribution(s, config, T0 + HOUR),
+    );
+    const dying = new Proxy(s.clients.doc, {
+      get(target, prop, receiver) {
+        if (prop !== 'send') return Reflect.get(target, prop, receiver);
+        return (command: { constructor: { name: string } }) => {
+          if (command.constructor.name === 'UpdateCommand') return Promise.reject(new Error('sandbox killed'));
+          return target.send(command as never);
+        };
+      },
+    });
+
+    // Act
+    const crashed = await closeExpiredRewards(closing(s, config, { doc: dying }), AFTER_CLOSE);
+    const retried = await closeExpiredRewards(closing(s, config), AFTER_CLOSE + 60_000);
+
+    // Assess: sent twice with the same reward, closed once
+    expect(crashed).toMatchObject({ sent: 1, closed: 0, failed: 1 });
+    expect(retried).toMatchObject({ sent: 1, closed: 1 });
+    const messages = await drainQueue(s, s.queueUrls.rewards);
+    expect(messages.map((m) => [m.decisionId, m.reward])).toEqual([
+      ['dec-crash', 1],
+      ['dec-crash', 1],
+    ]);
+    expect(await readDecision(s, 'dec-crash')).toMatchObject({ rewardClosed: true, reward: 1 });
+    // and the learner applies the reward once
+    const store = modelTableStore(s.clients.doc, s.tableNames.model, 'crash');
+    const learned = await learnRewards(
+      messages.map((m, i) => ({ messageId: `m-${i}`, body: JSON.stringify(m) })),
+      { store, config, now: () => AFTER_CLOSE, logger: quiet },
+    );
+    expect(learned).toMatchObject({ applied: 1, duplicates: 1, failures: [] });
+    expect((await store.readHead())?.state.bandit.updates).toBe(1);
+  });
+});
