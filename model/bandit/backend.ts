@@ -31,15 +31,36 @@ function defaultWasmDir(): string | undefined {
   }
 }
 
+const PROCESS_EVENTS = ['uncaughtException', 'unhandledRejection'] as const;
+
+/**
+ * The Emscripten glue of the wasm backend installs process-wide error handlers that print its whole
+ * JavaScript source with any uncaught error of the host program; take back the ones it added.
+ */
+async function withoutEmscriptenProcessHandlers<T>(load: () => Promise<T>): Promise<T> {
+  const before = PROCESS_EVENTS.map((event) => new Set(process.listeners(event)));
+  try {
+    return await load();
+  } finally {
+    PROCESS_EVENTS.forEach((event, i) => {
+      for (const listener of process.listeners(event)) {
+        if (!before[i].has(listener)) process.removeListener(event, listener as (...args: unknown[]) => void);
+      }
+    });
+  }
+}
+
 async function select(prefer: TensorBackendName, options: TensorBackendOptions): Promise<TensorBackendName> {
   if (prefer === 'wasm') {
     try {
       const dir = options.wasmDir ?? defaultWasmDir();
       if (dir) setWasmPaths(dir);
-      if (await tf.setBackend('wasm')) {
+      const ready = await withoutEmscriptenProcessHandlers(async () => {
+        if (!(await tf.setBackend('wasm'))) return false;
         await tf.ready();
-        return 'wasm';
-      }
+        return true;
+      });
+      if (ready) return 'wasm';
     } catch {
       // fall through to cpu: a missing or unloadable wasm binary must not stop decisions
     }
