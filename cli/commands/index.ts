@@ -3,8 +3,9 @@
  * report, config ...), write cli/commands/<name>.ts exporting such a function and list it here.
  */
 import type { Command } from 'commander';
+import { registerConfig } from './config.ts';
 import { registerSimulate } from './simulate.ts';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const COMMANDS: readonly RegisterCommand[] = [registerSimulate];
+export const COMMANDS: readonly RegisterCommand[] = [registerSimulate, registerConfig];

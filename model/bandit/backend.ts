@@ -31,7 +31,8 @@ function defaultWasmDir(): string | undefined {
   }
 }
 
-const PROCESS_EVENTS = ['uncaughtException', 'unhandledRejection'] as const;
+// typed as one event name: Node's overloads do not accept a union of them
+const PROCESS_EVENTS = ['uncaughtException', 'unhandledRejection'] as 'uncaughtException'[];
 
 /**
  * The Emscripten glue of the wasm backend installs process-wide error handlers that print its whole
