@@ -21,7 +21,7 @@ import {
   loadBandit,
   type SerializedBandit,
 } from '#model/bandit/index.ts';
-import { type ArmLayout, armLayout, armOf } from './arms.ts';
+import { type ArmLayout, armIndex, armLayout, armOf, resolveTimeZone, slotSchedule } from './arms.ts';
 import { BanditContractError, IncompatibleModelStateError, InvalidDecideInputError } from './errors.ts';
 import { FEATURE_DIMENSION, FEATURE_INDEX, FEATURE_VERSION, FeatureBuilder, type FeaturePriors } from './features.ts';
 import { type ArmMask, allowedArms, type GuardrailInput, type NoArm, summariseBlocks } from './guardrails.ts';
@@ -113,6 +113,7 @@ export class DecisionPreparer {
   private readonly builder: FeatureBuilder;
   private features = new Float32Array(0);
   private allowed = new Uint8Array(0);
+  private scratch = new Float32Array(0);
 
   constructor(
     readonly config: AnalystConfig,
@@ -143,6 +144,7 @@ export class DecisionPreparer {
         nowMs: d.input.nowMs,
         kind: d.input.request.kind,
         schedule: d.mask.schedule,
+        recentSends: d.input.recentSends,
       });
       this.allowed.set(d.mask.allowed, d.row * arms);
     }
@@ -156,6 +158,38 @@ export class DecisionPreparer {
         allowed: this.allowed.subarray(0, rows * arms),
       },
     };
+  }
+
+  /**
+   * The feature row the arm (channel, send instant nearest `sendAtMs`) has for this input, whether the
+   * guardrails allow it or not: to rebuild the context of sends this policy did not decide (a legacy
+   * campaign's log) and learn from them.
+   * @example prep.armRow({ user, request, nowMs: sentAt, recentSends }, 'email', sentAt)
+   */
+  armRow(input: DecideInput, channel: ChannelName, sendAtMs: number): Float32Array {
+    validateInput(input);
+    const schedule = slotSchedule(this.layout, {
+      nowMs: input.nowMs,
+      timeZone: resolveTimeZone(input.user.timeZone, this.config.guardrails.defaultTimeZone),
+      notBeforeMs: input.request.window.notBeforeMs,
+      notAfterMs: input.request.window.notAfterMs,
+      horizonDays: this.config.slots.horizonDays,
+    });
+    const stride = this.layout.armCount * FEATURE_DIMENSION;
+    if (this.scratch.length < stride) this.scratch = new Float32Array(stride);
+    this.builder.writeArms(this.scratch, 0, {
+      user: input.user,
+      nowMs: input.nowMs,
+      kind: input.request.kind,
+      schedule,
+      recentSends: input.recentSends,
+    });
+    let slot = 0;
+    for (let s = 1; s < this.layout.slotCount; s++) {
+      if (Math.abs(schedule.sendAtMs[s] - sendAtMs) < Math.abs(schedule.sendAtMs[slot] - sendAtMs)) slot = s;
+    }
+    const start = armIndex(this.layout, channel, slot) * FEATURE_DIMENSION;
+    return this.scratch.slice(start, start + FEATURE_DIMENSION);
   }
 
   /** A copy of one arm's feature row (the batch buffers are reused by the next prepare). */
@@ -305,6 +339,15 @@ export class SendTimePolicy implements NotificationPolicy {
 
   get layout(): ArmLayout {
     return this.prep.layout;
+  }
+
+  /**
+   * The feature row of an arm for this input (see DecisionPreparer.armRow): to learn from a log of sends
+   * the policy did not decide, e.g. pretraining on the notification history that exists before it starts.
+   * @example policy.learn([{ features: policy.armRow(input, 'email', sentAt), reward: 0.3 }])
+   */
+  armRow(input: DecideInput, channel: ChannelName, sendAtMs: number): Float32Array {
+    return this.prep.armRow(input, channel, sendAtMs);
   }
 
   decide(inputs: readonly DecideInput[], rng: Rng): SendDecision[] {

@@ -2,33 +2,54 @@
  * The learning policy in the simulator: the production SendTimePolicy (features, guardrails, TF.js
  * bandit) exactly as the decide Lambda runs it, with the rewards the simulator attributes fed to learn().
  */
-import type { AnalystConfig, ChannelName } from '#config/schema.ts';
+import type { AnalystConfig } from '#config/schema.ts';
 import { initTensorBackend } from '#model/bandit/index.ts';
-import type { FeaturePriors } from '#model/features.ts';
-import { SendTimePolicy } from '#model/policy.ts';
+import { type LearnRow, SendTimePolicy } from '#model/policy.ts';
 import { hashString, Rng } from '#model/random.ts';
-import type { UserState } from '#model/user-state.ts';
 import type { BanditFactory } from './policies.ts';
 import type { PolicyContext, SimPolicy } from './policy-api.ts';
+import { channelPriors } from './priors.ts';
+import { engagementReward } from './reward.ts';
+import type { ReplayedSend } from './warmup.ts';
 
 /**
- * Population engagement rate per channel from the users' observed history, the prior of the smoothed
- * per-user rates: what a deployment would compute from its users table before starting the bandit.
- * @example channelPriors(users) // { channelRates: { email: 0.17, push: 0.05, sms: 0.13 } }
+ * Learns from the notifications sent before the bandit started (legacy campaigns on random channels at
+ * random daytime hours): each with the feature row it would have had, rebuilt from the user's state at
+ * the send, and the engagement reward attributed to it. What a deployment does by replaying its event
+ * log before switching the bandit on; the heuristic's counts come from the same history.
+ * Sends whose attribution window had not closed by the end of the log are left out (their reward is unknown).
  */
-export function channelPriors(users: Iterable<UserState>): FeaturePriors {
-  const sends = { email: 0, push: 0, sms: 0 };
-  const engaged = { email: 0, push: 0, sms: 0 };
-  for (const user of users) {
-    for (const c of ['email', 'push', 'sms'] as const) {
-      sends[c] += user.channels[c].sends;
-      engaged[c] += Math.max(user.channels[c].opens, user.channels[c].clicks);
+export function pretrain(policy: SendTimePolicy, config: AnalystConfig, history: Iterable<ReplayedSend>): number {
+  const windowMs = config.reward.attributionWindowHours * 3_600_000;
+  let rows: LearnRow[] = [];
+  let learned = 0;
+  for (const { user, send, recentSends, logEndMs } of history) {
+    const windowEnd = send.atMs + windowMs;
+    if (windowEnd > logEndMs) continue;
+    const features = policy.armRow(
+      {
+        user,
+        nowMs: send.atMs,
+        request: {
+          kind: send.kind,
+          allowedChannels: [send.channel],
+          window: { notBeforeMs: send.atMs, notAfterMs: windowEnd },
+        },
+        recentSends,
+      },
+      send.channel,
+      send.atMs,
+    );
+    const attributed = send.outcomes.filter((o) => o.atMs <= windowEnd).map((o) => o.type);
+    rows.push({ features, reward: engagementReward(attributed, config) });
+    if (rows.length >= 4096) {
+      policy.learn(rows);
+      learned += rows.length;
+      rows = [];
     }
   }
-  const channelRates: Partial<Record<ChannelName, number>> = {};
-  // Below a few dozen sends a rate is noise; the feature builder's default is better than that.
-  for (const c of ['email', 'push', 'sms'] as const) if (sends[c] >= 30) channelRates[c] = engaged[c] / sends[c];
-  return { channelRates };
+  policy.learn(rows);
+  return learned + rows.length;
 }
 
 /** A fresh bandit policy per seed: its own learner, its own random stream. */
@@ -37,6 +58,7 @@ function createBanditPolicy(config: AnalystConfig, ctx: PolicyContext): SimPolic
   const seed = hashString(`bandit/${ctx.seed}/${config.bandit.seed}`);
   const seeded: AnalystConfig = { ...config, bandit: { ...config.bandit, seed } };
   const policy = SendTimePolicy.create(seeded, { priors: channelPriors(ctx.observedUsers()) });
+  if (ctx.warmupHistory) pretrain(policy, config, ctx.warmupHistory());
   const rng = new Rng(seed);
   return {
     decide: (inputs) => policy.decide(inputs, rng),
@@ -53,3 +75,5 @@ export async function createBanditFactory(): Promise<BanditFactory> {
   await initTensorBackend();
   return createBanditPolicy;
 }
+
+export { channelPriors };

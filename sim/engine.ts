@@ -39,7 +39,7 @@ import {
   type UserTruth,
   ZoneClock,
 } from './truth.ts';
-import { arrivalState, warmedUpState } from './warmup.ts';
+import { arrivalState, type ReplayedSend, replayWarmup, type WarmupLog, warmedUpState } from './warmup.ts';
 
 export const BREACH_KINDS: readonly (BreachKind | 'before_decision')[] = [
   'outside_window',
@@ -650,7 +650,15 @@ async function simulateSeed(
   // History before day 0 is the same for every policy: build it once, then copy it into each world.
   const warmup = { population, decay: shared.decay, rng, clock, affinity: shared.affinity, timeline };
   const initial = new Map<string, UserState>();
-  for (const user of users) initial.set(user.userId, warmedUpState(user, warmup));
+  const logs = new Map<UserTruth, WarmupLog>();
+  for (const user of users) {
+    const log: WarmupLog = { sessions: [], sends: [] };
+    initial.set(user.userId, warmedUpState(user, warmup, log));
+    if (log.sends.length) logs.set(user, log);
+  }
+  function* history(): Generator<ReplayedSend> {
+    for (const [user, log] of logs) yield* replayWarmup(user, log, shared.decay, shared.startMs);
+  }
 
   const worlds = options.policies.map((spec) => new PolicyWorld(shared, spec, initial));
   try {
@@ -660,6 +668,7 @@ async function simulateSeed(
         config: world.spec.config ?? config,
         world: world.view(),
         observedUsers: () => world.observedUsers(),
+        warmupHistory: history,
         now: () => world.nowMs,
       });
     }

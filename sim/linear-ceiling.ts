@@ -14,6 +14,7 @@ import { FEATURE_DIMENSION } from '#model/features.ts';
 import { DecisionPreparer } from '#model/policy.ts';
 import type { PolicyContext, SimDecision, SimPolicy } from './policy-api.ts';
 import type { Population } from './population.ts';
+import { channelPriors } from './priors.ts';
 import { expectedReward, windowShares } from './reward.ts';
 import { affinityTable, DAY_MS, HOUR_MS, responseProbabilities, simulationStartMs } from './truth.ts';
 
@@ -56,7 +57,8 @@ export function createLinearCeiling(
   ctx: PolicyContext,
   fitDays = 7,
 ): SimPolicy {
-  const prep = new DecisionPreparer(config);
+  // The same population priors as the bandit's features (sim/bandit.ts).
+  const prep = new DecisionPreparer(config, channelPriors(ctx.observedUsers()));
   const shares = windowShares(population, config);
   const affinity = affinityTable(population);
   const fitUntil = simulationStartMs(population) + fitDays * DAY_MS;

@@ -8,6 +8,7 @@ import type { NoArm } from '#model/guardrails.ts';
 import type { DecideInput, LearnRow } from '#model/policy.ts';
 import type { UserState } from '#model/user-state.ts';
 import type { UserTruth, ZoneClock } from './truth.ts';
+import type { ReplayedSend } from './warmup.ts';
 
 export type { DecideInput, LearnRow };
 
@@ -53,6 +54,12 @@ export interface PolicyContext {
   now(): number;
   /** what production could observe too: every user's current state in this policy's world */
   observedUsers(): Iterable<UserState>;
+  /**
+   * The legacy notifications users received before day 0 and their outcomes, each with the user's state
+   * as it was at the send: the decision/event log a deployment holds when the bandit starts, which the
+   * heuristic's counts are built from too. Replayed on each call (one user at a time, in time order).
+   */
+  warmupHistory?(): Iterable<ReplayedSend>;
   /** the oracle's window on the truth; other policies must not use it */
   world: WorldView;
 }

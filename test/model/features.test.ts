@@ -56,21 +56,35 @@ function userEngagedAt(hours: Record<number, number>, over: Partial<UserState> =
 }
 
 describe('feature layout', () => {
-  it('has 32 uniquely named features with their documented indices', () => {
-    expect(D).toBe(32);
-    expect(new Set(FEATURE_NAMES).size).toBe(32);
+  it('has 52 uniquely named features with their documented indices', () => {
+    expect(D).toBe(52);
+    expect(new Set(FEATURE_NAMES).size).toBe(52);
     expect(F.bias).toBe(0);
     expect(F.channel_cost).toBe(4);
     expect(F.user_hour_peak).toBe(12);
     expect(F.channel_rate).toBe(18);
     expect(F.user_hour_peak_x_channel_relative).toBe(22);
     expect(F.promotional_x_sms).toBe(31);
+    expect(F.reminder_x_email).toBe(32);
+    expect(F.social_x_sms).toBe(40);
+    expect(F.population_hour_rate).toBe(41);
+    expect(F.user_hour_rate).toBe(42);
+    expect(F.value_x_email).toBe(43);
+    expect(F.value_x_hour_rate_x_sms).toBe(48);
+    expect(F.sends_24h).toBe(49);
+    expect(F.value_x_sends_24h).toBe(51);
   });
 
   it('groups request kinds', () => {
     expect(kindGroup('transactional')).toBe('transactional');
     expect(kindGroup('Marketing')).toBe('promotional');
-    expect(kindGroup('reminder')).toBe('other');
+    // The request contract's five kinds each have their own group; synonyms map onto them.
+    for (const kind of ['transactional', 'promotional', 'reminder', 'digest', 'social'] as const) {
+      expect(kindGroup(kind)).toBe(kind);
+    }
+    expect(kindGroup('promotion')).toBe('promotional');
+    expect(kindGroup('newsletter')).toBe('digest');
+    expect(kindGroup('survey')).toBe('other');
   });
 });
 
@@ -152,6 +166,101 @@ describe('per-arm features', () => {
     expect(rowOf('email')[F.channel_rate_relative]).toBeCloseTo(email / sms, 6);
     expect(rowOf('email')[F.channel_history]).toBeCloseTo(Math.log1p(10) / Math.log1p(50), 6);
     expect(rowOf('push')[F.channel_history]).toBe(0);
+  });
+
+  it('puts each request kind of the contract in its own channel columns', () => {
+    const cfg = config();
+    const u = userEngagedAt({ 8: 2 });
+    for (const kind of ['transactional', 'promotional', 'reminder', 'digest', 'social'] as const) {
+      const { row, layout } = features(cfg, u, NOW, kind);
+      for (const ch of ['email', 'push', 'sms'] as const) {
+        const r = row(armIndex(layout, ch, 12));
+        for (const k of ['transactional', 'promotional', 'reminder', 'digest', 'social'] as const) {
+          for (const c of ['email', 'push', 'sms'] as const) {
+            expect(r[F[`${k}_x_${c}`]]).toBe(k === kind && c === ch ? 1 : 0);
+          }
+        }
+      }
+    }
+    const { row, layout } = features(cfg, u, NOW, 'survey'); // 'other': no kind column set
+    const r = row(armIndex(layout, 'push', 12));
+    expect(Array.from(r.subarray(F.transactional_x_email, F.social_x_sms + 1)).every((v) => v === 0)).toBe(true);
+  });
+
+  it('shrinks the user hour curve toward the population and the day type toward the user', () => {
+    const cfg = config();
+    const hourOfDay = Array.from({ length: 24 }, (_, h) => (h === 19 ? 3 : 1));
+    const priors = { hourOfDay };
+    const layout = armLayout('hourly');
+    const schedule = slotSchedule(layout, {
+      nowMs: NOW,
+      timeZone: 'UTC',
+      notBeforeMs: NOW,
+      notAfterMs: NOW + DAY,
+      horizonDays: 2,
+    });
+    const rowsOf = (user: UserState, p?: { hourOfDay: number[] }) => {
+      const out = buildArmFeatures(cfg, { user, nowMs: NOW, kind: 'x', schedule }, p);
+      return (slot: number) =>
+        out.subarray(armIndex(layout, 'email', slot) * D, armIndex(layout, 'email', slot) * D + D);
+    };
+    // No history, no prior: every hour is average.
+    const flat = rowsOf(emptyUserState('u0'));
+    expect(flat(8)[F.user_hour_rate]).toBeCloseTo(1, 6);
+    expect(flat(8)[F.population_hour_rate]).toBeCloseTo(1, 6);
+    // No history: the population's curve.
+    const cold = rowsOf(emptyUserState('u0'), priors);
+    expect(cold(19)[F.population_hour_rate]).toBeCloseTo((24 * 3) / 26, 5);
+    expect(cold(19)[F.user_hour_rate]).toBeGreaterThan(cold(8)[F.user_hour_rate]);
+    // A user engaged at 08:00 on weekdays (Wednesday is a weekday): the curve peaks there.
+    const warm = rowsOf(userEngagedAt({ 8: 10, [24 + 8]: 10, [48 + 8]: 10 }), priors);
+    expect(warm(8)[F.user_hour_rate]).toBeGreaterThan(warm(19)[F.user_hour_rate]);
+    expect(warm(8)[F.user_hour_rate]).toBeGreaterThan(2);
+    expect(warm(8)[F.user_hour_rate]).toBeLessThanOrEqual(4);
+  });
+
+  it('values each channel in its own column and counts recent sends before each slot', () => {
+    const cfg = config(); // opened 0.3, clicked 1, combine max, priorStrength 2
+    const u = userEngagedAt(
+      {},
+      {
+        channels: {
+          email: { sends: 8, opens: 4, clicks: 2 },
+          push: { sends: 0, opens: 0, clicks: 0 },
+          sms: { sends: 0, opens: 0, clicks: 0 },
+        },
+      },
+    );
+    const layout = armLayout('hourly');
+    const schedule = slotSchedule(layout, {
+      nowMs: NOW, // 10:00 UTC
+      timeZone: 'UTC',
+      notBeforeMs: NOW,
+      notAfterMs: NOW + DAY,
+      horizonDays: 2,
+    });
+    const recentSends = { email: [NOW - 20 * HOUR, NOW + 2 * HOUR], push: [NOW - 30 * HOUR] };
+    const out = buildArmFeatures(
+      cfg,
+      { user: u, nowMs: NOW, kind: 'x', schedule, recentSends },
+      { channelRates: { email: 0.1 }, clickRates: { email: 0.02 } },
+    );
+    const rowOf = (ch: 'email' | 'push' | 'sms', slot: number) =>
+      out.subarray(armIndex(layout, ch, slot) * D, armIndex(layout, ch, slot) * D + D);
+    const value = 0.3 * ((4 + 0.2) / 10) + 0.7 * ((2 + 0.04) / 10);
+    const email = rowOf('email', 11);
+    expect(email[F.value_x_email]).toBeCloseTo(value, 5);
+    expect(email[F.value_x_push]).toBe(0);
+    expect(email[F.value_x_hour_rate_x_email]).toBeCloseTo(value * email[F.user_hour_rate], 5);
+    expect(rowOf('push', 11)[F.value_x_email]).toBe(0);
+    // 11:00 today: one send 20 h before (the one at 12:00 is later; the push 30 h before is too old)
+    expect(email[F.sends_24h]).toBeCloseTo(1 / 4, 6);
+    expect(email[F.channel_sends_24h]).toBeCloseTo(1 / 2, 6);
+    expect(rowOf('push', 11)[F.channel_sends_24h]).toBe(0);
+    expect(email[F.value_x_sends_24h]).toBeCloseTo(value / 4, 5);
+    // 13:00 today: both email sends are within the 24 h before
+    expect(rowOf('sms', 13)[F.sends_24h]).toBeCloseTo(2 / 4, 6);
+    expect(rowOf('email', 13)[F.channel_sends_24h]).toBe(1);
   });
 
   it('reads decayed counts at the decision time, as decayedView would', () => {

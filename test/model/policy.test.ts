@@ -154,7 +154,7 @@ describe('SendTimePolicy decisions', () => {
       slotIndex: 8, // quiet hours end at 08:00
       propensity: 1,
       explored: false,
-      policyVersion: 'stand-in@0+features-v1',
+      policyVersion: 'stand-in@0+features-v2',
       configVersion: cfg.version,
       allowedArms: 39,
       timeZone: 'America/New_York',
@@ -313,7 +313,7 @@ describe('learning', () => {
     expect(bandit.learned[0].rewards[0]).toBeCloseTo(0.95, 6);
     expect(bandit.learned[0].rewards[1]).toBeCloseTo(0.3, 6);
     expect([...bandit.learned[0].features.subarray(0, D)]).toEqual([...sms]);
-    expect(policy.version).toBe('stand-in@2+features-v1');
+    expect(policy.version).toBe('stand-in@2+features-v2');
   });
 
   it('refuses rows of another width or with a non-finite reward', () => {
@@ -324,7 +324,7 @@ describe('learning', () => {
 
   it('serializes with its feature layout and refuses state of another layout', () => {
     const state = new SendTimePolicy(config(), new StandInBandit()).serialize();
-    expect(state).toMatchObject({ format: 'send-time-policy/1', featureVersion: 'features-v1', featureDimension: D });
+    expect(state).toMatchObject({ format: 'send-time-policy/1', featureVersion: 'features-v2', featureDimension: D });
     expect(() => checkPolicyState(state)).not.toThrow();
     expect(() => checkPolicyState({ ...state, featureVersion: 'features-v0' })).toThrow(IncompatibleModelStateError);
   });
