@@ -1,0 +1,55 @@
+/**
+ * Lambda entry of dispatch: clients and providers at module scope, everything else in createDispatchHandler.
+ *
+ * The SES and SNS clients make one attempt per call (`maxAttempts: 1`) and give up on a hung request:
+ * the SDK's default retry would resend a SendEmail / Publish that timed out after the provider had
+ * accepted it (a second delivery). Dispatch retries only provable refusals (throttling) itself, and a
+ * timed-out call becomes `maybe_sent` for that record alone instead of a Lambda timeout for the batch.
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SESv2Client } from '@aws-sdk/client-sesv2';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { TABLES } from '#infra/resources.ts';
+import { createLogger } from '../shared/logger.ts';
+import { requiredEnv, runtimeConfig } from '../shared/runtime-config.ts';
+import { createDispatchHandler } from './handler.ts';
+import { SesEmailProvider, SnsPushProvider, SnsSmsProvider } from './providers.ts';
+
+/** Environment variables of the dispatch function besides the table names. */
+export const DISPATCH_ENV = {
+  fromEmailAddress: 'DISPATCH_FROM_EMAIL_ADDRESS',
+  configurationSetName: 'DISPATCH_SES_CONFIGURATION_SET',
+  smsSenderId: 'DISPATCH_SMS_SENDER_ID',
+  smsOriginationNumber: 'DISPATCH_SMS_ORIGINATION_NUMBER',
+} as const;
+
+const config = runtimeConfig(process.env);
+const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}));
+const providerClientOptions = {
+  maxAttempts: 1,
+  requestHandler: { connectionTimeout: 1_000, requestTimeout: 5_000, throwOnRequestTimeout: true },
+};
+const ses = new SESv2Client(providerClientOptions);
+const sns = new SNSClient(providerClientOptions);
+const optional = (name: string) => process.env[name] || undefined;
+
+export const handler = createDispatchHandler({
+  doc,
+  decisionsTable: requiredEnv(process.env, TABLES.decisions.envVar),
+  usersTable: requiredEnv(process.env, TABLES.users.envVar),
+  providers: {
+    email: new SesEmailProvider(ses, {
+      fromEmailAddress: requiredEnv(process.env, DISPATCH_ENV.fromEmailAddress),
+      configurationSetName: optional(DISPATCH_ENV.configurationSetName),
+    }),
+    push: new SnsPushProvider(sns),
+    sms: new SnsSmsProvider(sns, {
+      senderId: optional(DISPATCH_ENV.smsSenderId),
+      originationNumber: optional(DISPATCH_ENV.smsOriginationNumber),
+    }),
+  },
+  config,
+  now: Date.now,
+  logger: createLogger('dispatch'),
+});
