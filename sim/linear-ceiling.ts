@@ -8,8 +8,10 @@
  * can close (information the features do not carry), whatever the learner; the gap between it and the
  * bandit is what the learner leaves on the table (exploration, noise, slow start).
  */
+
 import type { AnalystConfig } from '#config/schema.ts';
 import { armOf } from '#model/arms.ts';
+import { solveSpd } from '#model/bandit/linalg.ts';
 import { FEATURE_DIMENSION } from '#model/features.ts';
 import { DecisionPreparer } from '#model/policy.ts';
 import type { PolicyContext, SimDecision, SimPolicy } from './policy-api.ts';
@@ -25,27 +27,15 @@ const D = FEATURE_DIMENSION;
  * @example solveRidge(new Float64Array([2, 0, 0, 2]), new Float64Array([2, 4]), 2, 0) // [1, 2]
  */
 export function solveRidge(A: Float64Array, b: Float64Array, d: number, ridge: number): Float64Array {
-  const L = new Float64Array(d * d);
-  for (let i = 0; i < d; i++) {
-    for (let j = 0; j <= i; j++) {
-      let sum = A[i * d + j] + (i === j ? ridge : 0);
-      for (let k = 0; k < j; k++) sum -= L[i * d + k] * L[j * d + k];
-      L[i * d + j] = i === j ? Math.sqrt(Math.max(sum, 1e-12)) : sum / L[j * d + j];
-    }
+  const regularised = Float64Array.from(A);
+  for (let i = 0; i < d; i++) regularised[i * d + i] += ridge;
+  // A Gram matrix of collinear features is only semi-definite: a vanishing extra ridge makes it solvable.
+  for (let extra = 0, tries = 0; tries < 6; tries++, extra = extra ? extra * 100 : 1e-12) {
+    if (extra) for (let i = 0; i < d; i++) regularised[i * d + i] += extra;
+    const x = solveSpd(regularised, b, d);
+    if (x) return x;
   }
-  const y = new Float64Array(d);
-  for (let i = 0; i < d; i++) {
-    let sum = b[i];
-    for (let k = 0; k < i; k++) sum -= L[i * d + k] * y[k];
-    y[i] = sum / L[i * d + i];
-  }
-  const x = new Float64Array(d);
-  for (let i = d - 1; i >= 0; i--) {
-    let sum = y[i];
-    for (let k = i + 1; k < d; k++) sum -= L[k * d + i] * x[k];
-    x[i] = sum / L[i * d + i];
-  }
-  return x;
+  throw new RangeError('the least-squares system of the linear ceiling could not be solved');
 }
 
 /**
