@@ -31,8 +31,14 @@ import type { AnalystConfig, ChannelName } from '#config/schema.ts';
 import { dueShardFor, QUEUES } from '#infra/resources.ts';
 import { type ArmBlockReason, checkSendAllowed } from '#model/guardrails.ts';
 import { CHANNELS, type SuppressionReason } from '#model/user-state.ts';
-import { decodeUserState, type StoredUserItem } from '../ingest/user-item.ts';
+import { decodeUserState } from '../ingest/user-item.ts';
 import { openRewardWindow } from '../rewards/close.ts';
+import {
+  contactEndpoints,
+  recentSendsFrom,
+  removeFromSendLog as removeSendLogEntry,
+  type UserItemWithSendLog,
+} from '../shared/user-send-log.ts';
 import { InvalidDecisionForDispatchError, SuppressionConflictError } from './errors.ts';
 import {
   classifyProviderError,
@@ -338,7 +344,7 @@ async function prepareSend(
       window: decision.window,
       ignoreQuietHours: decision.ignoreQuietHours,
     },
-    recentSendsExcept(userItem, decisionId),
+    recentSendsFrom(userItem?.sendLog, decisionId),
     deps.config,
     { reachable: CHANNELS.filter((c) => endpoints[c] !== undefined) },
   );
@@ -628,26 +634,19 @@ function readClaimedDecision(decisionId: string, item: Record<string, unknown>):
 // ---------------------------------------------------------------------------------------------
 
 /** The users item as dispatch reads it: ingest's attributes plus decide's send log. */
-type DispatchUserItem = StoredUserItem & { sendLog?: { decisionId: string; channel: ChannelName; at: number }[] };
+type DispatchUserItem = UserItemWithSendLog;
 
-function contactEndpoints(item: DispatchUserItem | undefined): Partial<Record<ChannelName, string>> {
-  const nonEmpty = (v: unknown) => (typeof v === 'string' && v.length > 0 ? v : undefined);
-  return { email: nonEmpty(item?.email), sms: nonEmpty(item?.phone), push: nonEmpty(item?.pushEndpointArn) };
-}
-
-function recentSendsExcept(item: DispatchUserItem | undefined, decisionId: string) {
-  const sends: Partial<Record<ChannelName, number[]>> = {};
-  for (const entry of item?.sendLog ?? []) {
-    if (entry.decisionId === decisionId) continue;
-    const list = sends[entry.channel] ?? [];
-    list.push(entry.at);
-    sends[entry.channel] = list;
+/** A stale entry only makes caps stricter, so a failed removal is logged, never fatal. */
+async function removeFromSendLog(deps: DispatchDeps, userId: string, decisionId: string): Promise<void> {
+  try {
+    await removeSendLogEntry(deps.doc, deps.usersTable, userId, decisionId, deps.config, deps.now());
+  } catch (error) {
+    deps.logger.warn('send-log entry not removed; it counts against caps until it ages out', {
+      decisionId,
+      userId,
+      error: (error as Error).name,
+    });
   }
-  return sends;
-}
-
-async function removeFromSendLog(_deps: DispatchDeps, _userId: string, _decisionId: string): Promise<void> {
-  // provisional: replaced by lambdas/shared/user-send-log.ts once it lands
 }
 
 /**

@@ -4,9 +4,9 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { TABLES } from '#infra/resources.ts';
 import { initTensorBackend } from '#model/bandit/index.ts';
 import { createLogger } from '../shared/logger.ts';
+import { modelTableStore } from '../shared/model-store.ts';
 import { requiredEnv, runtimeConfig } from '../shared/runtime-config.ts';
 import { createLearnerHandler } from './handler.ts';
-import { modelTableStore } from './model-table.ts';
 
 const config = runtimeConfig(process.env);
 const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}));

@@ -13,7 +13,7 @@ import {
   type LearnOutcome,
   learnRewards,
 } from '#lambdas/learner/learner.ts';
-import { modelTableStore } from '#lambdas/learner/model-table.ts';
+import { modelTableStore } from '#lambdas/shared/model-store.ts';
 import { initTensorBackend } from '#model/bandit/index.ts';
 import { Rng } from '#model/random.ts';
 import { useLocalStack } from '#test/helpers/local-stack.ts';

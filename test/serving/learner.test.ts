@@ -18,7 +18,7 @@ import {
   learnRewards,
   type RewardRecord,
 } from '#lambdas/learner/learner.ts';
-import { modelTableStore } from '#lambdas/learner/model-table.ts';
+import { modelTableStore } from '#lambdas/shared/model-store.ts';
 import type { RewardMessage } from '#lambdas/rewards/index.ts';
 import { createLogger } from '#lambdas/shared/logger.ts';
 import { createQueuePoller, type SqsEventSourcePoller } from '#local/poller.ts';

@@ -8,7 +8,7 @@ import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { AnalystConfig } from '#config/schema.ts';
 import { type IngestEvent, parseIngestEvent } from '#events/index.ts';
 import { learnRewards } from '#lambdas/learner/learner.ts';
-import { modelTableStore } from '#lambdas/learner/model-table.ts';
+import { modelTableStore } from '#lambdas/shared/model-store.ts';
 import {
   type AttributionDeps,
   attributeEngagement,
