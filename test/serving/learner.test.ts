@@ -18,9 +18,9 @@ import {
   learnRewards,
   type RewardRecord,
 } from '#lambdas/learner/learner.ts';
-import { modelTableStore } from '#lambdas/shared/model-store.ts';
 import type { RewardMessage } from '#lambdas/rewards/index.ts';
 import { createLogger } from '#lambdas/shared/logger.ts';
+import { modelTableStore } from '#lambdas/shared/model-store.ts';
 import { createQueuePoller, type SqsEventSourcePoller } from '#local/poller.ts';
 import { initTensorBackend } from '#model/bandit/index.ts';
 import { Rng } from '#model/random.ts';

@@ -8,7 +8,6 @@ import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { AnalystConfig } from '#config/schema.ts';
 import { type IngestEvent, parseIngestEvent } from '#events/index.ts';
 import { learnRewards } from '#lambdas/learner/learner.ts';
-import { modelTableStore } from '#lambdas/shared/model-store.ts';
 import {
   type AttributionDeps,
   attributeEngagement,
@@ -18,6 +17,7 @@ import {
   decodeFeatureRow,
   type RewardsLogger,
 } from '#lambdas/rewards/index.ts';
+import { modelTableStore } from '#lambdas/shared/model-store.ts';
 import type { LocalStack } from '#local/stack.ts';
 import { initTensorBackend } from '#model/bandit/index.ts';
 import { Rng } from '#model/random.ts';
