@@ -5,14 +5,9 @@
  */
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { z } from 'zod';
+import { analystConfigJsonSchema, analystConfigJsonSchemaText } from '#config/json-schema.ts';
 import { loadConfigFile } from '#config/load.ts';
-import { type AnalystConfig, AnalystConfigSchema } from '#config/schema.ts';
-
-/** JSON Schema of the analysts' config (input side: fields with defaults are optional). */
-export function configJsonSchema(): Record<string, unknown> {
-  return z.toJSONSchema(AnalystConfigSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
-}
+import type { AnalystConfig } from '#config/schema.ts';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
@@ -58,7 +53,7 @@ function show(v: Json | undefined): string {
  * @example diffConfigs(loadConfigFile('current.json'), loadConfigFile('candidate.json'))
  */
 export function diffConfigs(a: AnalystConfig, b: AnalystConfig): ConfigChange[] {
-  const schema = configJsonSchema();
+  const schema = analystConfigJsonSchema();
   const left = new Map<string, Json>();
   const right = new Map<string, Json>();
   flatten(a as unknown as Json, '', left);
@@ -112,9 +107,9 @@ export function registerConfig(program: Command): void {
   config
     .command('schema')
     .option('--out <file>', 'write to a file instead of stdout')
-    .description('print the JSON Schema of the config (for editors)')
+    .description('print the JSON Schema of the config (for editors; the same as config/analyst-config.schema.json)')
     .action((options: { out?: string }) => {
-      const text = `${JSON.stringify(configJsonSchema(), null, 2)}\n`;
+      const text = analystConfigJsonSchemaText();
       if (options.out) writeFileSync(options.out, text);
       else process.stdout.write(text);
     });
