@@ -167,10 +167,11 @@ export const TABLES = {
       byDue: {
         partitionKey: { name: 'dueShard', type: 'S' },
         sortKey: { name: 'dueAt', type: 'N' },
-        projection: { type: 'KEYS_ONLY' },
+        // status tells the sweeper which claim to make (send, or re-decide a deferred request) without a read
+        projection: { type: 'INCLUDE', nonKeyAttributes: ['status'] },
         purpose:
-          "Scheduler sweep: Query each 'due#<n>' shard with dueAt <= now (epoch ms). Sparse: REMOVE dueShard " +
-          'when the send is enqueued.',
+          "Scheduler sweep: Query each 'due#<n>' shard with dueAt <= now + lookahead (epoch ms). Sparse: dispatch " +
+          'REMOVEs dueShard when it claims the send; a claimed-but-unsent item stays under a lease.',
       },
       byUser: {
         partitionKey: { name: 'userId', type: 'S' },

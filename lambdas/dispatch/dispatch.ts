@@ -36,7 +36,7 @@ import { openRewardWindow } from '../rewards/close.ts';
 import {
   contactEndpoints,
   recentSendsFrom,
-  removeFromSendLog as removeSendLogEntry,
+  setSendLogEntry,
   type UserItemWithSendLog,
 } from '../shared/user-send-log.ts';
 import { InvalidDecisionForDispatchError, SuppressionConflictError } from './errors.ts';
@@ -639,7 +639,7 @@ type DispatchUserItem = UserItemWithSendLog;
 /** A stale entry only makes caps stricter, so a failed removal is logged, never fatal. */
 async function removeFromSendLog(deps: DispatchDeps, userId: string, decisionId: string): Promise<void> {
   try {
-    await removeSendLogEntry(deps.doc, deps.usersTable, userId, decisionId, deps.config, deps.now());
+    await setSendLogEntry(deps.doc, deps.usersTable, userId, decisionId, undefined, deps.config, deps.now());
   } catch (error) {
     deps.logger.warn('send-log entry not removed; it counts against caps until it ages out', {
       decisionId,

@@ -19,6 +19,8 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { type IngestEvent, parseIngestEvent } from '#events/index.ts';
 import { applyEvent, type DecayOptions, type StateEvent } from '#model/user-state.ts';
+import { type AttributionOutcome, attributeEngagement, type EngagementForAttribution } from '../rewards/attribute.ts';
+import type { RewardSettings } from '../rewards/reward.ts';
 import { UserWriteConflictError } from './errors.ts';
 import {
   decodeSeen,
@@ -45,6 +47,11 @@ export interface IngestDeps {
   concurrency?: number;
   /** optimistic-concurrency retries per user before its records are handed back to SQS */
   maxAttempts?: number;
+  /**
+   * Reward attribution (lambdas/rewards/attribute.ts): events carrying a decisionId are counted on their
+   * decision. Absent: ingest only keeps the users' features (tests of ingest alone).
+   */
+  attribution?: { decisionsTable: string; reward: Pick<RewardSettings, 'weights'>; lateEventGraceMs?: number };
 }
 
 export interface IngestRecord {
@@ -69,6 +76,8 @@ export interface IngestOutcome {
   /** DynamoDB write requests made (successful or not) */
   writeRequests: number;
   readRequests: number;
+  /** reward attribution of the batch, when deps.attribution is set */
+  attribution?: AttributionOutcome;
 }
 
 interface ValidEvent {
@@ -123,7 +132,45 @@ export async function ingestBatch(records: IngestRecord[], deps: IngestDeps): Pr
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, users.length) }, worker));
+  if (deps.attribution) await attribute(byUser, deps, deps.attribution, outcome);
   return outcome;
+}
+
+/**
+ * Counts every valid event of the batch on its decision, duplicates included: a crash between the user
+ * write and this call would otherwise lose them (attribution has its own once-per-type condition).
+ * An event whose decision write failed hands its record back to SQS.
+ */
+async function attribute(
+  byUser: ReadonlyMap<string, ValidEvent[]>,
+  deps: IngestDeps,
+  settings: NonNullable<IngestDeps['attribution']>,
+  outcome: IngestOutcome,
+): Promise<void> {
+  const valid = [...byUser.values()].flat();
+  const attributable = valid.filter((v) => 'decisionId' in v.event && v.event.decisionId);
+  if (attributable.length === 0) return;
+  const result = await attributeEngagement(
+    attributable.map((v) => v.event as EngagementForAttribution),
+    {
+      doc: deps.doc,
+      decisionsTable: settings.decisionsTable,
+      reward: settings.reward,
+      now: deps.now,
+      logger: deps.logger,
+      ...(settings.lateEventGraceMs !== undefined && { lateEventGraceMs: settings.lateEventGraceMs }),
+    },
+  );
+  outcome.attribution = result;
+  outcome.writeRequests += result.writeRequests;
+  const failedEvents = new Set(result.failedEventIds);
+  const alreadyFailed = new Set(outcome.failures.map((f) => f.messageId));
+  for (const v of attributable) {
+    if (failedEvents.has(v.event.id) && !alreadyFailed.has(v.messageId)) {
+      alreadyFailed.add(v.messageId);
+      outcome.failures.push({ messageId: v.messageId, reason: 'attribution_failed', retryable: true });
+    }
+  }
 }
 
 async function applyUserEvents(

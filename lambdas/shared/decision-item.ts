@@ -30,6 +30,7 @@ export const DECISION_STATUSES = [
   'failed',
   'stopped',
   'deferred',
+  'redeciding',
   'dropped',
 ] as const;
 export type DecisionStatus = (typeof DECISION_STATUSES)[number];
@@ -98,8 +99,8 @@ export interface DecisionItem {
   noArmReasons?: Partial<Record<ArmBlockReason, number>>;
   /** a deferred decision is decided again from this instant (epoch ms) */
   retryAt?: number;
-  /** re-decisions made so far for this request */
-  redecisions?: number;
+  /** a deferred decision keeps its request (JSON) for the sweeper to send back to decide */
+  request?: string;
   /** sparse byDue index: present while the sweeper has something to do with the item */
   dueShard?: string;
   dueAt?: number;
@@ -127,7 +128,6 @@ export interface DecisionMeta {
   decidedAt: number;
   /** attribution window, hours (config.reward.attributionWindowHours): the TTL counts from its end */
   attributionWindowHours: number;
-  redecisions?: number;
 }
 
 /**
@@ -176,7 +176,6 @@ export function decisionItem(
       (Math.max(notAfterMs, meta.decidedAt) + meta.attributionWindowHours * 3_600_000) / 1000 +
         DECISION_RETENTION_DAYS * 86_400,
     ),
-    ...(meta.redecisions && { redecisions: meta.redecisions }),
   };
   if (decision.kind === 'no_arm') {
     const status = noArm?.status ?? 'dropped';
@@ -187,6 +186,7 @@ export function decisionItem(
       ...(status === 'deferred' &&
         noArm?.retryAt !== undefined && {
           retryAt: noArm.retryAt,
+          request: JSON.stringify(request),
           dueShard: dueShardFor(decisionId),
           dueAt: noArm.retryAt,
         }),

@@ -117,15 +117,18 @@ export async function writeSendLog(
 }
 
 /**
- * Takes a decision's entry out of the user's send log (its send was stopped or failed, so it no longer
- * counts against caps). Read-modify-write under `slv`, retried on conflict; nothing to do when absent.
- * @example await removeFromSendLog(doc, usersTable, 'u-1', 'dec_req-1', config, Date.now());
+ * Makes a decision's entry in the user's send log `entry`, or takes it out when `entry` is undefined
+ * (a send stopped or failed no longer counts against caps; a redelivered request must leave the entry
+ * of the decision that stands). Read-modify-write under `slv`, retried on conflict. Returns whether it
+ * wrote anything.
+ * @example await setSendLogEntry(doc, usersTable, 'u-1', 'dec_req-1', undefined, config, Date.now());
  */
-export async function removeFromSendLog(
+export async function setSendLogEntry(
   doc: DynamoDBDocumentClient,
   usersTable: string,
   userId: string,
   decisionId: string,
+  entry: SendLogEntry | undefined,
   config: AnalystConfig,
   nowMs: number,
   attempts = 5,
@@ -140,9 +143,23 @@ export async function removeFromSendLog(
       }),
     );
     const item = Item as UserItemWithSendLog | undefined;
-    if (!item?.sendLog?.some((e) => e.decisionId === decisionId)) return false;
-    const next = nextSendLog(item.sendLog, { remove: [decisionId] }, nowMs, capHorizonMs(config));
+    const current = item?.sendLog?.find((e) => e.decisionId === decisionId);
+    if (!current && !entry) return false;
+    if (current && entry && current.channel === entry.channel && current.at === entry.at) return false;
+    const change = entry ? { put: [entry] } : { remove: [decisionId] };
+    const next = nextSendLog(item?.sendLog, change, nowMs, capHorizonMs(config));
     if (await writeSendLog(doc, usersTable, userId, item, next)) return true;
   }
-  return false;
+  throw new SendLogConflictError(userId, attempts);
+}
+
+/** The send log kept changing under us: the caller retries later (SQS redelivery). */
+export class SendLogConflictError extends Error {
+  constructor(
+    readonly userId: string,
+    readonly attempts: number,
+  ) {
+    super(`send log of user ${userId} changed under ${attempts} attempts in a row`);
+    this.name = 'SendLogConflictError';
+  }
 }
