@@ -5,8 +5,9 @@
 import type { Command } from 'commander';
 import { registerConfig } from './config.ts';
 import { registerExport } from './export.ts';
+import { registerReport } from './report.ts';
 import { registerSimulate } from './simulate.ts';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const COMMANDS: readonly RegisterCommand[] = [registerSimulate, registerConfig, registerExport];
+export const COMMANDS: readonly RegisterCommand[] = [registerSimulate, registerConfig, registerExport, registerReport];
