@@ -2,8 +2,10 @@
  * TensorFlow.js backend selection. wasm (XNNPACK, SIMD) is 5-50x faster than the pure-JS cpu backend
  * for the GEMMs of decide(); cpu is the fallback when the wasm binary cannot be loaded.
  */
+import { readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
@@ -13,8 +15,9 @@ export type TensorBackendName = 'wasm' | 'cpu';
 
 export interface TensorBackendOptions {
   /**
-   * Directory holding tfjs-backend-wasm*.wasm (ending in '/'). Default: the package's own dist folder,
-   * resolved from node_modules; a bundled Lambda copies the .wasm files next to its bundle and passes that.
+   * Directory holding tfjs-backend-wasm*.wasm (ending in '/'). Default: the directory of the running
+   * module when the .wasm files are there (a bundled Lambda: cdk/bundling.ts copies them next to its
+   * bundle), else the package's own dist folder, resolved from node_modules.
    */
   wasmDir?: string;
 }
@@ -22,7 +25,21 @@ export interface TensorBackendOptions {
 let pending: Promise<TensorBackendName> | undefined;
 let pendingPreference: TensorBackendName | undefined;
 
+/** tfjs-backend-wasm.wasm, -simd.wasm (what Node 22 loads), -threaded-simd.wasm */
+const WASM_BINARY = /^tfjs-backend-wasm.*\.wasm$/;
+
+function hasWasmBinaries(dir: string): boolean {
+  try {
+    return readdirSync(dir).some((entry) => WASM_BINARY.test(entry));
+  } catch {
+    return false;
+  }
+}
+
 function defaultWasmDir(): string | undefined {
+  // bundled, import.meta.url is the bundle's: its own wasm files win over any node_modules further up
+  const beside = fileURLToPath(new URL('.', import.meta.url));
+  if (hasWasmBinaries(beside)) return beside;
   try {
     const require = createRequire(import.meta.url);
     return `${dirname(require.resolve('@tensorflow/tfjs-backend-wasm'))}/`;
