@@ -31,7 +31,7 @@ const DESCRIPTION =
 /**
  * The JSON Schema of the analysts' config (input side: fields with defaults are optional).
  * @example const schema = analystConfigJsonSchema(); // draft 2020-12, what config/analyst-config.schema.json holds
- * @example new appconfig.CfnConfigurationProfile(this, 'Config', { validators: [{ type: 'JSON_SCHEMA', content: JSON.stringify(analystConfigJsonSchema({ target: 'draft-4' })) }], ... })
+ * @example analystConfigJsonSchema({ target: 'draft-4' }) // for AppConfig: appConfigValidatorJsonSchema()
  */
 export function analystConfigJsonSchema(
   options: { target?: AnalystConfigJsonSchemaTarget } = {},
@@ -45,6 +45,15 @@ export function analystConfigJsonSchema(
     description: DESCRIPTION,
     ...rest,
   };
+}
+
+/**
+ * The schema an AWS AppConfig JSON_SCHEMA validator takes: Draft-04 (the only draft AppConfig validates
+ * with), compact; at about 12,000 characters it fits AppConfig's 32,768.
+ * @example validators: [{ type: 'JSON_SCHEMA', content: JSON.stringify(appConfigValidatorJsonSchema()) }]
+ */
+export function appConfigValidatorJsonSchema(): Record<string, unknown> {
+  return analystConfigJsonSchema({ target: 'draft-4' });
 }
 
 /**
