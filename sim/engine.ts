@@ -22,7 +22,6 @@ import { Rng } from '#model/random.ts';
 import { applyEvent, type DecayOptions, type StateEvent, type UserState } from '#model/user-state.ts';
 import { auditSend, type BreachKind } from './guardrail-audit.ts';
 import { TimedQueue } from './heap.ts';
-import { logNormal } from './math.ts';
 import type { DecideInput, LearnRow, PolicySpec, SimPolicy, SimSendChoice, WorldView } from './policy-api.ts';
 import type { Population } from './population.ts';
 import { engagementReward, expectedReward, type OutcomeEvent, rewardOf, windowShares } from './reward.ts';
@@ -32,6 +31,7 @@ import {
   DAY_MS,
   drawArrivals,
   drawInitialUsers,
+  drawSendOutcomes,
   HOUR_MS,
   MINUTE_MS,
   responseProbabilities,
@@ -371,30 +371,13 @@ class PolicyWorld {
     }
 
     // Common random numbers: the draws depend on the request only, never on the policy or the arm.
-    const rng = this.shared.rng.fork(`outcome/${request.id}`);
-    const uOpen = rng.next();
-    const uClick = rng.next();
-    const uUnsubscribe = rng.next();
-    const zOpen = rng.normal();
-    const zClick = rng.normal();
-    const zUnsubscribe = rng.normal();
-    const spec = population.channels[channel];
     const windowEnd = atMs + config.reward.attributionWindowHours * HOUR_MS;
-    const drawn: { type: OutcomeEvent; atMs: number }[] = [];
-    if (uOpen < p.open) {
-      const openAt =
-        atMs +
-        Math.max(1, Math.round(logNormal(spec.openDelay.medianMinutes, spec.openDelay.sigma, zOpen))) * MINUTE_MS;
-      drawn.push({ type: 'notification_opened', atMs: openAt });
-      if (uClick < p.clickGivenOpen) {
-        const clickAfter = logNormal(spec.clickDelay.medianMinutes, spec.clickDelay.sigma, zClick);
-        drawn.push({ type: 'notification_clicked', atMs: openAt + Math.max(1, Math.round(clickAfter)) * MINUTE_MS });
-      }
-    }
-    if (uUnsubscribe < p.unsubscribe) {
-      const after = logNormal(spec.unsubscribeDelay.medianMinutes, spec.unsubscribeDelay.sigma, zUnsubscribe);
-      drawn.push({ type: 'unsubscribed', atMs: atMs + Math.max(1, Math.round(after)) * MINUTE_MS });
-    }
+    const drawn = drawSendOutcomes(
+      population.channels[channel],
+      p,
+      atMs,
+      this.shared.rng.fork(`outcome/${request.id}`),
+    );
     const attributed: OutcomeEvent[] = [];
     let lastAttributed = 0;
     for (const e of drawn) {

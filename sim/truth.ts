@@ -13,8 +13,9 @@ import { CHANNEL_NAMES, type ChannelName } from '#config/schema.ts';
 import { localTime } from '#model/local-time.ts';
 import type { Rng } from '#model/random.ts';
 import { HOURS_PER_WEEK } from '#model/user-state.ts';
-import { logit, poisson, sigmoid } from './math.ts';
+import { logit, logNormal, poisson, sigmoid } from './math.ts';
 import type { Population } from './population.ts';
+import type { OutcomeEvent } from './reward.ts';
 
 export const MINUTE_MS = 60_000;
 export const HOUR_MS = 3_600_000;
@@ -246,4 +247,39 @@ export function responseProbabilities(
     spec.unsubscribePerSend * (1 + population.fatigue.unsubscribeGrowthPerSend * send.recentSends),
   );
   return { open, clickGivenOpen: user.clickGivenOpen[send.channel], unsubscribe };
+}
+
+/**
+ * What a user does after a send, drawn from the truth: open (after a log-normal delay), click given open,
+ * unsubscribe. The six draws come from `rng` in a fixed order whatever happens, so two policies sending
+ * the same request on the same channel see the same outcome (common random numbers).
+ * @example drawSendOutcomes(population.channels.push, p, sentAt, rng.fork(`outcome/${request.id}`))
+ */
+export function drawSendOutcomes(
+  spec: Population['channels']['email'],
+  p: ResponseProbabilities,
+  atMs: number,
+  rng: Rng,
+): { type: OutcomeEvent; atMs: number }[] {
+  const uOpen = rng.next();
+  const uClick = rng.next();
+  const uUnsubscribe = rng.next();
+  const zOpen = rng.normal();
+  const zClick = rng.normal();
+  const zUnsubscribe = rng.normal();
+  const drawn: { type: OutcomeEvent; atMs: number }[] = [];
+  if (uOpen < p.open) {
+    const openAt =
+      atMs + Math.max(1, Math.round(logNormal(spec.openDelay.medianMinutes, spec.openDelay.sigma, zOpen))) * MINUTE_MS;
+    drawn.push({ type: 'notification_opened', atMs: openAt });
+    if (uClick < p.clickGivenOpen) {
+      const clickAfter = logNormal(spec.clickDelay.medianMinutes, spec.clickDelay.sigma, zClick);
+      drawn.push({ type: 'notification_clicked', atMs: openAt + Math.max(1, Math.round(clickAfter)) * MINUTE_MS });
+    }
+  }
+  if (uUnsubscribe < p.unsubscribe) {
+    const after = logNormal(spec.unsubscribeDelay.medianMinutes, spec.unsubscribeDelay.sigma, zUnsubscribe);
+    drawn.push({ type: 'unsubscribed', atMs: atMs + Math.max(1, Math.round(after)) * MINUTE_MS });
+  }
+  return drawn;
 }

@@ -2,8 +2,6 @@
  * Fixtures of the dispatch tests: users written by the real ingest, enqueued decisions as the sweeper
  * leaves them, dispatch dependencies, a log capture, and the SNS topic behind the local push / SMS sink.
  */
-import { CreateTopicCommand, SubscribeCommand } from '@aws-sdk/client-sns';
-import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
 import { vi } from 'vitest';
@@ -171,58 +169,7 @@ export function captureOutput(): { stop: () => string } {
   };
 }
 
-/** An SNS topic for the local push / SMS sink, with a queue subscribed to it so a test can read what was sent. */
-export interface SinkTopic {
-  topicArn: string;
-  queueUrl: string;
-}
-
-export async function createSinkTopic(stack: LocalStack, name: string): Promise<SinkTopic> {
-  const { TopicArn } = await stack.clients.sns.send(new CreateTopicCommand({ Name: `${stack.prefix}-${name}` }));
-  const { QueueUrl } = await stack.clients.sqs.send(new CreateQueueCommand({ QueueName: `${stack.prefix}-${name}` }));
-  if (!TopicArn || !QueueUrl) throw new Error('sink topic not created');
-  const { Attributes } = await stack.clients.sqs.send(
-    new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] }),
-  );
-  await stack.clients.sns.send(
-    new SubscribeCommand({
-      TopicArn,
-      Protocol: 'sqs',
-      Endpoint: Attributes?.QueueArn,
-      Attributes: { RawMessageDelivery: 'false' },
-    }),
-  );
-  return { topicArn: TopicArn, queueUrl: QueueUrl };
-}
-
-export interface SinkMessage {
-  channel: string;
-  decisionId: string;
-  message: string;
-}
-
-/** Every message published to the sink topic so far (consumes them). */
-export async function drainSink(stack: LocalStack, sink: SinkTopic): Promise<SinkMessage[]> {
-  const out: SinkMessage[] = [];
-  for (let empty = 0; empty < 2; ) {
-    const { Messages = [] } = await stack.clients.sqs.send(
-      new ReceiveMessageCommand({ QueueUrl: sink.queueUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 300 }),
-    );
-    if (Messages.length === 0) empty++;
-    for (const m of Messages) {
-      const envelope = JSON.parse(m.Body ?? '{}') as {
-        Message: string;
-        MessageAttributes?: Record<string, { Value: string }>;
-      };
-      out.push({
-        channel: envelope.MessageAttributes?.channel?.Value ?? '',
-        decisionId: envelope.MessageAttributes?.decisionId?.Value ?? '',
-        message: envelope.Message,
-      });
-    }
-  }
-  return out;
-}
+export { createSinkTopic, drainSink, type SinkMessage, type SinkTopic } from '#local/sink.ts';
 
 /** A Lambda context for calling a middy-wrapped handler directly. */
 export function lambdaContext(): Context {
