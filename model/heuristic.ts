@@ -16,6 +16,7 @@ import type { AnalystConfig, ChannelName } from '#config/schema.ts';
 import { BanditContractError } from './errors.ts';
 import type { FeaturePriors } from './features.ts';
 import {
+  type ArmDistribution,
   type DecideInput,
   DecisionPreparer,
   type NotificationPolicy,
@@ -145,6 +146,9 @@ function nearestAllowedArm(d: PreparedDecision, channels: readonly ChannelName[]
 /** Picks one allowed arm of a prepared decision (mask, schedule and input), with the probability it had. */
 export type ArmChooser = (d: PreparedDecision, rng: Rng) => { arm: number; propensity: number; explored: boolean };
 
+/** The distribution an ArmChooser draws from, over every arm of the layout (0 on masked arms). */
+export type ArmDistributionOf = (d: PreparedDecision) => Float64Array;
+
 class BaselinePolicy implements NotificationPolicy {
   private readonly prep: DecisionPreparer;
 
@@ -154,8 +158,31 @@ class BaselinePolicy implements NotificationPolicy {
     config: AnalystConfig,
     private readonly choose: ArmChooser,
     priors?: FeaturePriors,
+    private readonly distributionOf?: ArmDistributionOf,
   ) {
     this.prep = new DecisionPreparer(config, priors);
+  }
+
+  /**
+   * A chooser's distribution: the one given, or, for a deterministic chooser (propensity 1), all mass on
+   * its arm. A randomised chooser without a distribution is refused rather than guessed.
+   */
+  armDistributions(inputs: readonly DecideInput[], rng: Rng): (ArmDistribution | undefined)[] {
+    const { decisions } = this.prep.prepare(inputs);
+    return decisions.map((d) => {
+      if (d.row < 0) return undefined;
+      if (this.distributionOf) return { probabilities: this.distributionOf(d), allowed: d.mask.allowed };
+      const choice = this.choose(d, rng);
+      if (choice.propensity !== 1 || d.mask.allowed[choice.arm] !== 1) {
+        throw new BanditContractError(
+          `${this.name} chooses at random (propensity ${choice.propensity}) and gives no distribution`,
+          { userId: d.input.user.userId },
+        );
+      }
+      const probabilities = new Float64Array(d.mask.allowed.length);
+      probabilities[choice.arm] = 1;
+      return { probabilities, allowed: d.mask.allowed };
+    });
   }
 
   decide(inputs: readonly DecideInput[], rng: Rng): SendDecision[] {
@@ -262,6 +289,13 @@ export function randomPolicy(config: AnalystConfig, options: { priors?: FeatureP
       throw new Error('unreachable: allowedCount disagrees with the mask');
     },
     options.priors,
+    (d) => {
+      const probabilities = new Float64Array(d.mask.allowed.length);
+      for (let arm = 0; arm < probabilities.length; arm++) {
+        if (d.mask.allowed[arm] === 1) probabilities[arm] = 1 / d.mask.allowedCount;
+      }
+      return probabilities;
+    },
   );
 }
 

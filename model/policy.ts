@@ -65,11 +65,52 @@ export interface NoArmDecision extends NoArm {
 
 export type SendDecision = SendArmDecision | NoArmDecision;
 
+/**
+ * A policy's probability of choosing each arm for one input: what off-policy evaluation needs of a target
+ * policy (model/ope: `targetProbs`). Arms in ArmLayout order (armIndex); masked arms have probability 0.
+ */
+export interface ArmDistribution {
+  /** probability of each arm, summing to 1 over the allowed ones */
+  probabilities: Float64Array;
+  /** the guardrails' mask for the input: 1 = allowed */
+  allowed: Uint8Array;
+}
+
 /** What every policy offers: a batch of inputs in, one decision per input out, in order. */
 export interface NotificationPolicy {
   readonly name: PolicyName;
   readonly version: string;
   decide(inputs: readonly DecideInput[], rng: Rng): SendDecision[];
+  /**
+   * The distribution decide() draws each input's arm from, behind the same guardrails (undefined for an
+   * input with no allowed arm). For the same rng state it is the distribution of the decide() call that would
+   * have been made: the bandit's Thompson sampling uses the same K shared posterior samples, LinUCB and
+   * epsilon-greedy their argmax with ties split plus epsilon and the exploration floor, the heuristic and
+   * fixed-hour baselines put probability 1 on their arm, random is uniform over the allowed arms. So the entry
+   * at the arm decide() picks is the propensity it logs.
+   * @example const [dist] = policy.armDistributions([input], new Rng(7)); dist?.probabilities[loggedArm]
+   */
+  armDistributions?(inputs: readonly DecideInput[], rng: Rng): (ArmDistribution | undefined)[];
+}
+
+/**
+ * The arm distributions of any policy that offers them (every policy in model/ does); a clear error for
+ * one that does not.
+ * @example const dists = armDistributionsOf(heuristicPolicy(config), inputs, new Rng(1));
+ */
+export function armDistributionsOf(
+  policy: NotificationPolicy,
+  inputs: readonly DecideInput[],
+  rng: Rng,
+): (ArmDistribution | undefined)[] {
+  if (!policy.armDistributions) {
+    throw new BanditContractError(`policy ${policy.name} (${policy.version}) cannot give its arm distributions`);
+  }
+  const out = policy.armDistributions(inputs, rng);
+  if (out.length !== inputs.length) {
+    throw new BanditContractError(`policy ${policy.name} gave ${out.length} distributions for ${inputs.length} inputs`);
+  }
+  return out;
 }
 
 /** A guardrail mask for one input, and where its feature rows sit in the batch (row -1: no arm allowed). */
@@ -379,6 +420,24 @@ export class SendTimePolicy implements NotificationPolicy {
     });
   }
 
+  armDistributions(inputs: readonly DecideInput[], rng: Rng): (ArmDistribution | undefined)[] {
+    if (!this.bandit.distribution) {
+      throw new BanditContractError(`the ${this.bandit.algorithm} learner cannot give its arm distributions`);
+    }
+    const { decisions, batch } = this.prep.prepare(inputs);
+    const probs = batch.size > 0 ? this.bandit.distribution(batch, rng) : new Float64Array(0);
+    if (probs.length !== batch.size * batch.arms) {
+      throw new BanditContractError(
+        `bandit returned ${probs.length} probabilities for ${batch.size} x ${batch.arms} arms`,
+      );
+    }
+    return decisions.map((d) => {
+      if (d.row < 0) return undefined;
+      const start = d.row * batch.arms;
+      return { probabilities: probs.slice(start, start + batch.arms), allowed: d.mask.allowed };
+    });
+  }
+
   /** Updates the learner with engagement rewards; the channel cost is subtracted here (see netReward). */
   learn(rows: readonly LearnRow[]): void {
     if (rows.length === 0) return;
@@ -472,6 +531,16 @@ export function withHoldout(
       });
       const liveOut = live.length ? main.decide(live, rng) : [];
       const heldOut = held.length ? holdoutPolicy.decide(held, rng) : [];
+      let a = 0;
+      let b = 0;
+      return inputs.map((_, i) => (inHoldout[i] ? heldOut[b++] : liveOut[a++]));
+    },
+    armDistributions(inputs, rng) {
+      const inHoldout = inputs.map((input) => isInHoldout(input.user.userId, holdout));
+      const live = inputs.filter((_, i) => !inHoldout[i]);
+      const held = inputs.filter((_, i) => inHoldout[i]);
+      const liveOut = live.length ? armDistributionsOf(main, live, rng) : [];
+      const heldOut = held.length ? armDistributionsOf(holdoutPolicy, held, rng) : [];
       let a = 0;
       let b = 0;
       return inputs.map((_, i) => (inHoldout[i] ? heldOut[b++] : liveOut[a++]));

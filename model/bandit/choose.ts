@@ -266,3 +266,86 @@ export function drawThompsonChoices(
   }
   return choices;
 }
+
+/**
+ * The full distribution drawArgmaxChoices draws from, for every arm of every decision ([size * arms],
+ * row-major; 0 on masked arms): p(a) = spread / m + (1 - spread) [a in T] / |T|, spread = floor + (1 -
+ * floor) epsilon. Each decision's entry at the arm drawArgmaxChoices would choose equals the propensity it
+ * logs. Same validation as the draw (a non-finite score of an allowed arm is an error).
+ * @example const probs = argmaxDistributions(batch, checked, ucb, 0, 0.02) // probs[i * arms + a]
+ */
+export function argmaxDistributions(
+  batch: ArmBatch,
+  checked: CheckedBatch,
+  scores: ArrayLike<number>,
+  epsilon: number,
+  floor: number,
+): Float64Array {
+  const { size, arms, allowedCount } = checked;
+  const allowed = batch.allowed;
+  const spread = floor + (1 - floor) * epsilon;
+  const out = new Float64Array(size * arms);
+  for (let i = 0; i < size; i++) {
+    const base = i * arms;
+    let best = Number.NEGATIVE_INFINITY;
+    for (let a = 0; a < arms; a++) {
+      if (allowed[base + a] !== 1) continue;
+      const s = scores[base + a];
+      if (!Number.isFinite(s)) {
+        throw new InvalidBanditInputError(
+          'batch.features',
+          `give a non-finite score (${s}) to arm ${a} of decision ${i}`,
+        );
+      }
+      if (s > best) best = s;
+    }
+    let ties = 0;
+    for (let a = 0; a < arms; a++) if (allowed[base + a] === 1 && scores[base + a] === best) ties++;
+    const m = allowedCount[i];
+    for (let a = 0; a < arms; a++) {
+      if (allowed[base + a] !== 1) continue;
+      out[base + a] = Math.min(1, spread / m + (scores[base + a] === best ? (1 - spread) / ties : 0));
+    }
+  }
+  return out;
+}
+
+/**
+ * The full distribution drawThompsonChoices draws from, given the same per-sample winners ([size * arms],
+ * row-major; 0 on masked arms): p(a) = floor / m + (1 - floor) * (share of the K samples won by a's group of
+ * identical rows) / (size of the group). With the winners of the same K shared posterior samples, each
+ * decision's entry at the arm drawThompsonChoices chooses equals the propensity it logs.
+ * @example const probs = thompsonDistributions(batch, checked, winners, 16, 0.02)
+ */
+export function thompsonDistributions(
+  batch: ArmBatch,
+  checked: CheckedBatch,
+  winners: Int32Array,
+  samples: number,
+  floor: number,
+): Float64Array {
+  const { size, arms, allowedCount } = checked;
+  const allowed = batch.allowed;
+  const columns = samples + 1;
+  const group = new Int32Array(arms);
+  const out = new Float64Array(size * arms);
+  for (let i = 0; i < size; i++) {
+    const base = i * arms;
+    const row = i * columns;
+    for (let c = 0; c < columns; c++) {
+      const a = winners[row + c];
+      if (!(a >= 0 && a < arms) || allowed[base + a] !== 1) {
+        throw new InvalidBanditInputError('batch.features', `give non-finite scores in decision ${i}`);
+      }
+    }
+    const m = allowedCount[i];
+    for (let a = 0; a < arms; a++) if (allowed[base + a] === 1) out[base + a] = floor / m;
+    for (let c = 1; c < columns; c++) {
+      const g = identicalRows(batch, base, winners[row + c], group);
+      const share = (1 - floor) / (samples * g);
+      for (let t = 0; t < g; t++) out[base + group[t]] += share;
+    }
+    for (let a = 0; a < arms; a++) if (out[base + a] > 1) out[base + a] = 1;
+  }
+  return out;
+}

@@ -17,7 +17,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { BanditConfig } from '#config/schema.ts';
 import type { Rng } from '#model/random.ts';
-import { type CheckedBatch, checkBatch, checkUpdate, drawArgmaxChoices, drawThompsonChoices } from './choose.ts';
+import {
+  argmaxDistributions,
+  type CheckedBatch,
+  checkBatch,
+  checkUpdate,
+  drawArgmaxChoices,
+  drawThompsonChoices,
+  thompsonDistributions,
+} from './choose.ts';
 import { DisposedBanditError, InvalidBanditInputError, InvalidBanditStateError } from './errors.ts';
 import {
   LinearPosterior,
@@ -213,6 +221,41 @@ export class LinearBandit implements ContextualBandit {
     }
     const mean = meanScores(batch.features, n, d, this.tensors.mean());
     return drawArgmaxChoices(batch, checked, mean, mean, config.epsilon, floor, rng);
+  }
+
+  distribution(batch: ArmBatch, rng: Rng): Float64Array {
+    this.assertLive();
+    const checked = checkBatch(batch, this.dimension);
+    if (checked.size === 0) return new Float64Array(0);
+    const n = checked.size * checked.arms;
+    const d = this.dimension;
+    const config = this.config;
+    const floor = config.explorationFloor;
+    if (config.algorithm === 'linear-ts') {
+      const X = tf.tensor2d(batch.features, [n, d]);
+      try {
+        const samples = config.posteriorSamples;
+        const noise = this.noise as NoiseSetting;
+        const winners = thompsonWinners(batch, checked, X, this.posterior, this.tensors, samples, noise, rng);
+        return thompsonDistributions(batch, checked, winners, samples, floor);
+      } finally {
+        X.dispose();
+      }
+    }
+    if (config.algorithm === 'linucb') {
+      const { mean, squaredWidth } = meanAndWidth(
+        batch.features,
+        n,
+        d,
+        this.tensors.sqrtCovariance(),
+        this.tensors.mean(),
+      );
+      const ucb = new Float64Array(n);
+      for (let r = 0; r < n; r++) ucb[r] = mean[r] + config.alpha * Math.sqrt(Math.max(0, squaredWidth[r]));
+      return argmaxDistributions(batch, checked, ucb, 0, floor);
+    }
+    const mean = meanScores(batch.features, n, d, this.tensors.mean());
+    return argmaxDistributions(batch, checked, mean, config.epsilon, floor);
   }
 
   update(features: Float32Array, rewards: ArrayLike<number>): void {

@@ -13,7 +13,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { BanditConfig } from '#config/schema.ts';
 import { Rng } from '#model/random.ts';
-import { checkBatch, checkUpdate, drawThompsonChoices } from './choose.ts';
+import { checkBatch, checkUpdate, drawThompsonChoices, thompsonDistributions } from './choose.ts';
 import { DisposedBanditError, InvalidBanditInputError, InvalidBanditStateError } from './errors.ts';
 import { encodePosterior, PosteriorTensors, posteriorArrays, readPosteriorState, thompsonWinners } from './linear.ts';
 import { RepresentationNetwork, type TrainingReport } from './mlp.ts';
@@ -181,6 +181,21 @@ export class NeuralLinearBandit implements ContextualBandit {
       const samples = this.config.posteriorSamples;
       const winners = thompsonWinners(batch, checked, rows, this.head, this.headTensors, samples, this.noise, rng);
       return drawThompsonChoices(batch, checked, winners, samples, this.config.explorationFloor, rng);
+    } finally {
+      rows.dispose();
+    }
+  }
+
+  distribution(batch: ArmBatch, rng: Rng): Float64Array {
+    this.assertLive();
+    const checked = checkBatch(batch, this.dimension);
+    if (checked.size === 0) return new Float64Array(0);
+    const n = checked.size * checked.arms;
+    const rows = tf.tidy(() => this.headRows(tf.tensor2d(batch.features, [n, this.dimension])));
+    try {
+      const samples = this.config.posteriorSamples;
+      const winners = thompsonWinners(batch, checked, rows, this.head, this.headTensors, samples, this.noise, rng);
+      return thompsonDistributions(batch, checked, winners, samples, this.config.explorationFloor);
     } finally {
       rows.dispose();
     }

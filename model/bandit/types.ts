@@ -38,6 +38,15 @@ export interface ContextualBandit {
   /** algorithm + short content hash of config and state; changes with every update */
   readonly version: string;
   decide(batch: ArmBatch, rng: Rng): BanditChoice[];
+  /**
+   * The distribution decide() draws from, for every arm of every decision: [size * arms], row-major, 0 on
+   * masked arms, each decision's row summing to 1 (the exploration floor included). For the same rng state
+   * it is the distribution of the decide() call that would have been made (Thompson sampling: the same K
+   * shared posterior samples), so its entry at the arm decide() chooses is the propensity decide() logs.
+   * What off-policy evaluation needs to score this learner as a target policy. Every shipped learner
+   * implements it; a stand-in learner may leave it out.
+   */
+  distribution?(batch: ArmBatch, rng: Rng): Float64Array;
   /** features: n * dimension (the chosen arms' rows), rewards: n */
   update(features: Float32Array, rewards: ArrayLike<number>): void;
   serialize(): SerializedBandit;
