@@ -74,6 +74,8 @@ export interface EvaluationOptions {
   readonly minPropensity?: number;
   /** warn when the effective sample size is below this share of the rows (default 0.01) */
   readonly minEssFraction?: number;
+  /** warn when one row carries more than this share of the total importance weight (default 0.05) */
+  readonly maxWeightShare?: number;
 }
 
 export interface IntervalEstimate {
@@ -119,6 +121,15 @@ export type OpeWarning =
       readonly check: SupportCheck;
       /** for the 'unlogged-actions' check: the actions never seen in the log */
       readonly actions?: readonly number[];
+    }
+  | {
+      /** one row carries a large share of the total weight (reported when the ESS warning is not) */
+      readonly code: 'dominant-weight';
+      readonly message: string;
+      readonly maxWeight: number;
+      /** max weight / sum of weights */
+      readonly share: number;
+      readonly threshold: number;
     }
   | { readonly code: 'no-overlap'; readonly message: string };
 
@@ -182,6 +193,7 @@ const DEFAULTS = {
   probabilityTolerance: 1e-6,
   minPropensity: 0.01,
   minEssFraction: 0.01,
+  maxWeightShare: 0.05,
 };
 
 /**
@@ -308,6 +320,70 @@ export function compareToBaseline(
 }
 
 /**
+ * The verdict on a candidate policy against the policy that logged the rows, whose value is simply the mean
+ * logged reward (on-policy, no weights, no reward model). The candidate's estimate and that mean are
+ * bootstrapped on shared resamples, so the difference is paired exactly as in `compareToBaseline`; use this
+ * when the logger's full distribution is unknown (only the propensity of the logged action is), which
+ * rules out evaluating the logger as a target with DM or DR.
+ *
+ * @example
+ * const log = { actionCount: 2, action: [0, 1, 1, 0], reward: [0, 1, 1, 0], propensity: [0.5, 0.5, 0.5, 0.5] };
+ * compareToLoggingPolicy({ ...log, targetLoggedProbs: [0, 1, 1, 0] }, { resamples: 500 }).baseline.estimate // 0.5
+ */
+export function compareToLoggingPolicy(candidate: LoggedFeedback, options: ComparisonOptions = {}): BaselineComparison {
+  const settings = resolveOptions(options);
+  const minimumLift = options.minimumLift ?? 0;
+  if (!Number.isFinite(minimumLift)) {
+    throw new InvalidEvaluationOptionError('minimumLift', `must be a finite number, got ${minimumLift}`);
+  }
+  const prepared = prepareFeedback(candidate, settings);
+  const estimator = options.estimator ?? (prepared.dm ? 'dr' : 'snips');
+  if (!ESTIMATORS.includes(estimator)) {
+    throw new InvalidEvaluationOptionError('estimator', `must be one of ${ESTIMATORS.join(', ')}, got ${estimator}`);
+  }
+  if ((estimator === 'dm' || estimator === 'dr') && !prepared.dm) {
+    throw new IncomparablePoliciesError(`${estimator.toUpperCase()} needs targetProbs and a rewardModel`);
+  }
+  const n = prepared.n;
+  const reward = Float64Array.from(candidate.reward);
+  const columns = estimatorColumns(prepared);
+  const width = columns.list.length + 1;
+  const sums = resampleColumnSums([...columns.list, reward], settings.resamples, settings.seed);
+  const candidateReplicates = replicatesOf(estimator, n, sums, width, columns.offset);
+  const loggingReplicates = new Float64Array(settings.resamples);
+  const differenceReplicates = new Float64Array(settings.resamples);
+  for (let b = 0; b < settings.resamples; b++) {
+    loggingReplicates[b] = sums[b * width + width - 1] / n;
+    differenceReplicates[b] = candidateReplicates[b] - loggingReplicates[b];
+  }
+  const candidateEstimate = intervalEstimate(pointEstimate(estimator, prepared), candidateReplicates, settings.level);
+  const baselineEstimate = intervalEstimate(sum(reward) / n, loggingReplicates, settings.level);
+  const difference = intervalEstimate(
+    candidateEstimate.estimate - baselineEstimate.estimate,
+    differenceReplicates,
+    settings.level,
+  );
+  const verdict: Verdict =
+    difference.low > minimumLift ? 'better' : difference.high <= minimumLift ? 'not better' : 'inconclusive';
+  return {
+    verdict,
+    estimator,
+    candidate: candidateEstimate,
+    baseline: baselineEstimate,
+    difference,
+    minimumLift,
+    rows: n,
+    bootstrap: bootstrapSettings(settings),
+    warnings: { candidate: prepared.warnings, baseline: [] },
+    summary: comparisonSummary(verdict, estimator, candidateEstimate, baselineEstimate, difference, {
+      level: settings.level,
+      rows: n,
+      minimumLift,
+    }),
+  };
+}
+
+/**
  * Packs logged rows into the column form `evaluatePolicy` takes. All rows must give the target
  * the same way (all full distributions, or all a single probability) and all or none must carry
  * `rewardModel` / `loggingProbs`.
@@ -371,6 +447,7 @@ interface ResolvedOptions {
   probabilityTolerance: number;
   minPropensity: number;
   minEssFraction: number;
+  maxWeightShare: number;
 }
 
 interface PreparedFeedback {
@@ -410,6 +487,9 @@ function resolveOptions(options: EvaluationOptions): ResolvedOptions {
   }
   if (!(settings.minEssFraction >= 0 && settings.minEssFraction <= 1)) {
     throw new InvalidEvaluationOptionError('minEssFraction', `must be in [0, 1], got ${settings.minEssFraction}`);
+  }
+  if (!(settings.maxWeightShare > 0 && settings.maxWeightShare <= 1)) {
+    throw new InvalidEvaluationOptionError('maxWeightShare', `must be in (0, 1], got ${settings.maxWeightShare}`);
   }
   return settings;
 }
@@ -606,6 +686,21 @@ function collectWarnings(
       essFraction: weights.essFraction,
       threshold: settings.minEssFraction,
     });
+  } else {
+    // ESS <= 1 / share^2: with few rows a single row can carry much of the estimate before the ESS
+    // fraction looks small, so say so on its own.
+    const share = weights.max / (weights.mean * n);
+    if (share > settings.maxWeightShare) {
+      warnings.push({
+        code: 'dominant-weight',
+        message:
+          `one row carries ${(share * 100).toFixed(1)}% of the total importance weight (max weight ` +
+          `${weights.max.toPrecision(4)}): the logger rarely took actions the target favours; IPS and DR move with that row`,
+        maxWeight: weights.max,
+        share,
+        threshold: settings.maxWeightShare,
+      });
+    }
   }
   if (supportDeficit && supportDeficit.targetMass > settings.probabilityTolerance) {
     const actions: number[] = [];
