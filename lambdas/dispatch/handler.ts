@@ -1,12 +1,14 @@
 /**
  * Dispatch Lambda: due decisions from the dispatch queue to SES / SNS, at most once each.
- * Thin: Powertools builds the partial batch response, `dispatchBatch` does the work.
+ * Thin: the config comes from the ConfigSource each batch, `dispatchBatch` does the work, Powertools builds
+ * the partial batch response.
  */
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { ConfigSource } from '../shared/config-source.ts';
 import { type DispatchDeps, type DispatchOutcome, dispatchBatch } from './dispatch.ts';
 import { DispatchError } from './errors.ts';
 
@@ -18,20 +20,32 @@ class RecordNotSettledError extends DispatchError {
   }
 }
 
+/** What dispatch needs besides the config, which comes from the ConfigSource at the start of each batch. */
+export type DispatchHandlerDeps = Omit<DispatchDeps, 'config' | 'logger'> & {
+  configSource: ConfigSource;
+  logger: Logger;
+};
+
 /**
- * Builds the handler around injected dependencies (clients, providers, tables, config, clock), so the
- * local stack and the tests run exactly what Lambda runs.
- * @example export const handler = createDispatchHandler({ doc, decisionsTable, usersTable, providers, config, now: Date.now, logger });
+ * Builds the handler around injected dependencies (clients, providers, tables, config source, clock), so
+ * the local stack and the tests run exactly what Lambda runs.
+ * @example export const handler = createDispatchHandler({ doc, decisionsTable, usersTable, providers, configSource, now: Date.now, logger });
  */
-export function createDispatchHandler(deps: DispatchDeps & { logger: Logger }) {
+export function createDispatchHandler(deps: DispatchHandlerDeps) {
   const processor = new BatchProcessor(EventType.SQS);
+  const { configSource, ...clients } = deps;
   const handle = async (event: SQSEvent): Promise<SQSBatchResponse> => {
+    const config = await configSource.current();
     const outcome = await dispatchBatch(
       event.Records.map((r) => ({ messageId: r.messageId, body: r.body })),
-      deps,
+      { ...clients, config },
     );
     const retry = new Map(outcome.records.filter((r) => r.retry).map((r) => [r.messageId, r.result]));
-    deps.logger.info('dispatch batch settled', { records: event.Records.length, ...outcome.counts });
+    deps.logger.info('dispatch batch settled', {
+      configVersion: config.version,
+      records: event.Records.length,
+      ...outcome.counts,
+    });
     return processPartialResponse(
       event,
       async (record: SQSRecord) => {

@@ -11,8 +11,9 @@ import { SESv2Client } from '@aws-sdk/client-sesv2';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { TABLES } from '#infra/resources.ts';
+import { configSourceFromEnv } from '../shared/config-source.ts';
 import { createLogger } from '../shared/logger.ts';
-import { requiredEnv, runtimeConfig } from '../shared/runtime-config.ts';
+import { requiredEnv } from '../shared/runtime-config.ts';
 import { createDispatchHandler } from './handler.ts';
 import { SesEmailProvider, SnsPushProvider, SnsSmsProvider } from './providers.ts';
 
@@ -24,7 +25,7 @@ export const DISPATCH_ENV = {
   smsOriginationNumber: 'DISPATCH_SMS_ORIGINATION_NUMBER',
 } as const;
 
-const config = runtimeConfig(process.env);
+const logger = createLogger('dispatch');
 const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}));
 const providerClientOptions = {
   maxAttempts: 1,
@@ -49,7 +50,7 @@ export const handler = createDispatchHandler({
       originationNumber: optional(DISPATCH_ENV.smsOriginationNumber),
     }),
   },
-  config,
+  configSource: configSourceFromEnv(process.env, { logger }),
   now: Date.now,
-  logger: createLogger('dispatch'),
+  logger,
 });

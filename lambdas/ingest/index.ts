@@ -2,17 +2,18 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { TABLES } from '#infra/resources.ts';
+import { configSourceFromEnv } from '../shared/config-source.ts';
 import { createLogger } from '../shared/logger.ts';
-import { requiredEnv, runtimeConfig } from '../shared/runtime-config.ts';
+import { requiredEnv } from '../shared/runtime-config.ts';
 import { createIngestHandler } from './handler.ts';
 
-const config = runtimeConfig(process.env);
 const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}));
+const logger = createLogger('ingest');
 
 export const handler = createIngestHandler({
   doc,
   usersTable: requiredEnv(process.env, TABLES.users.envVar),
-  features: { halfLifeDays: config.features.halfLifeDays, defaultTimeZone: config.guardrails.defaultTimeZone },
+  configSource: configSourceFromEnv(process.env, { logger }),
   now: Date.now,
-  logger: createLogger('ingest'),
+  logger,
 });

@@ -1,12 +1,14 @@
 /**
  * Learner Lambda: reward messages from the rewards queue into a new model version.
- * Thin: Powertools builds the partial batch response, `learnRewards` does the work.
+ * Thin: the config comes from the ConfigSource each batch, `learnRewards` does the work, Powertools builds
+ * the partial batch response.
  */
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { ConfigSource } from '../shared/config-source.ts';
 import { type LearnerDeps, learnRewards } from './learner.ts';
 
 /** Raised for a record that `learnRewards` reported as failed, so Powertools lists it in batchItemFailures. */
@@ -17,21 +19,30 @@ class RewardNotAppliedError extends Error {
   }
 }
 
+/** What the learner needs besides the config, which comes from the ConfigSource at the start of each batch. */
+export type LearnerHandlerDeps = Omit<LearnerDeps, 'config' | 'logger'> & {
+  configSource: ConfigSource;
+  logger: Logger;
+};
+
 /**
- * Builds the handler around injected dependencies (model store, config, clock), so the local stack
- * and the tests run exactly what Lambda runs.
- * @example export const handler = createLearnerHandler({ store, config, now: Date.now, logger });
+ * Builds the handler around injected dependencies (model store, config source, clock), so the local
+ * stack and the tests run exactly what Lambda runs.
+ * @example export const handler = createLearnerHandler({ store, configSource, now: Date.now, logger });
  */
-export function createLearnerHandler(deps: LearnerDeps & { logger: Logger }) {
+export function createLearnerHandler(deps: LearnerHandlerDeps) {
   const processor = new BatchProcessor(EventType.SQS);
+  const { configSource, ...clients } = deps;
   const handle = async (event: SQSEvent): Promise<SQSBatchResponse> => {
+    const config = await configSource.current();
     // The whole batch is one model version: learn first, then map the outcome to records.
     const outcome = await learnRewards(
       event.Records.map((r) => ({ messageId: r.messageId, body: r.body })),
-      deps,
+      { ...clients, config },
     );
     const failed = new Map(outcome.failures.map((f) => [f.messageId, f.reason]));
     deps.logger.info('reward batch learned', {
+      configVersion: config.version,
       records: event.Records.length,
       applied: outcome.applied,
       duplicates: outcome.duplicates,

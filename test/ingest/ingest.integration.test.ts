@@ -6,10 +6,12 @@
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { defaultConfig } from '#config/load.ts';
 import { parseIngestEvent } from '#events/index.ts';
 import { type IngestDeps, ingestBatch } from '#lambdas/ingest/apply-events.ts';
-import { createIngestHandler } from '#lambdas/ingest/handler.ts';
+import { createIngestHandler, featureDecay } from '#lambdas/ingest/handler.ts';
 import { decodeUserState } from '#lambdas/ingest/user-item.ts';
+import { staticConfigSource } from '#lambdas/shared/config-source.ts';
 import { createLogger } from '#lambdas/shared/logger.ts';
 import { makeEventStream, poisonBodies, type StreamMessage } from '#local/event-stream.ts';
 import { createQueuePoller, type SqsEventSourcePoller } from '#local/poller.ts';
@@ -18,7 +20,9 @@ import { applyEvent, emptyUserState, type StateEvent, type UserState } from '#mo
 import { sendBodies } from '#test/helpers/local-queues.ts';
 import { useLocalStack } from '#test/helpers/local-stack.ts';
 
-const features = { halfLifeDays: 14, defaultTimeZone: 'UTC' };
+const config = defaultConfig();
+// the handler takes its features from the config of each batch; the expected states use the same
+const features = featureDecay(config);
 const NOW = Date.parse('2026-11-20T00:00:00Z');
 const stack = useLocalStack({ resetBeforeEach: true });
 
@@ -92,7 +96,9 @@ afterEach(async () => {
 });
 
 function startIngest(s: LocalStack, handlerDeps = deps(s), timeoutMs?: number): SqsEventSourcePoller {
-  const poller = createQueuePoller(s, 'events', createIngestHandler(handlerDeps), {
+  const { features: _fromConfig, ...clients } = handlerDeps;
+  const handler = createIngestHandler({ ...clients, configSource: staticConfigSource(config) });
+  const poller = createQueuePoller(s, 'events', handler, {
     visibilityTimeoutSeconds: 1,
     maxBatchingWindowMs: 50,
     ...(timeoutMs ? { timeoutMs } : {}),

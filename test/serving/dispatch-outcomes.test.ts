@@ -38,6 +38,7 @@ import {
 import { ingestBatch } from '#lambdas/ingest/apply-events.ts';
 import { createLogger } from '#lambdas/shared/logger.ts';
 import type { LocalStack } from '#local/stack.ts';
+import { handlerDeps } from '#test/helpers/config-source.ts';
 import { makeAppOpened, makeProfileUpsert, makeSqsEvent } from '#test/helpers/event-factories.ts';
 import { useLocalStack } from '#test/helpers/local-stack.ts';
 import {
@@ -111,7 +112,7 @@ describe('throttling', () => {
     await putEnqueuedDecision(s, { decisionId: 'dec_t2', userId: 'u-2', channel: 'push' });
     sns.on(PublishCommand).rejects(new ThrottledException({ message: 'Rate exceeded', ...meta }));
     const handler = createDispatchHandler({
-      ...deps(s),
+      ...handlerDeps(deps(s)),
       requeueLeaseMs: 10 * 60_000,
       logger: createLogger('dispatch', { logLevel: 'SILENT' }),
     });

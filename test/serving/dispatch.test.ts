@@ -23,6 +23,7 @@ import { createLogger } from '#lambdas/shared/logger.ts';
 import { createQueuePoller, type SqsEventSourcePoller } from '#local/poller.ts';
 import { readSentEmails } from '#local/ses-inbox.ts';
 import type { LocalStack } from '#local/stack.ts';
+import { handlerDeps } from '#test/helpers/config-source.ts';
 import { makeProfileUpsert, makeUnsubscribed } from '#test/helpers/event-factories.ts';
 import { useLocalStack } from '#test/helpers/local-stack.ts';
 import {
@@ -87,7 +88,7 @@ function startDispatch(
   options: { timeoutMs?: number; logLevel?: string } = {},
 ): SqsEventSourcePoller {
   const logger = createLogger('dispatch', { logLevel: options.logLevel ?? 'INFO' });
-  const poller = createQueuePoller(s, 'dispatch', createDispatchHandler({ ...deps, logger }), {
+  const poller = createQueuePoller(s, 'dispatch', createDispatchHandler({ ...handlerDeps(deps), logger }), {
     visibilityTimeoutSeconds: 1,
     onError: () => {},
     ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),

@@ -24,6 +24,7 @@ import { modelTableStore } from '#lambdas/shared/model-store.ts';
 import { createQueuePoller, type SqsEventSourcePoller } from '#local/poller.ts';
 import { initTensorBackend } from '#model/bandit/index.ts';
 import { Rng } from '#model/random.ts';
+import { handlerDeps } from '#test/helpers/config-source.ts';
 import { sendBodies } from '#test/helpers/local-queues.ts';
 import { useLocalStack } from '#test/helpers/local-stack.ts';
 import {
@@ -166,7 +167,7 @@ describe('learner', () => {
     const bodies = [...rewards, ...rewards.slice(30, 70)].map((m) => JSON.stringify(m));
     const store = modelTableStore(s.clients.doc, s.tableNames.model, 'queue');
     const handler = createLearnerHandler({
-      ...learnerDeps(store),
+      ...handlerDeps(learnerDeps(store)),
       logger: createLogger('learner-test', { logLevel: 'ERROR' }),
     });
     const options = { visibilityTimeoutSeconds: 2, batchSize: 20, maxBatchingWindowMs: 30, concurrency: 1 };
@@ -187,7 +188,7 @@ describe('learner', () => {
     const s = stack();
     const store = modelTableStore(s.clients.doc, s.tableNames.model, 'poison');
     const handler = createLearnerHandler({
-      ...learnerDeps(store),
+      ...handlerDeps(learnerDeps(store)),
       logger: createLogger('learner-test', { logLevel: 'ERROR' }),
     });
     const good = makeRewards(3, 3, 'dec-ok');
