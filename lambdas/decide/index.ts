@@ -20,7 +20,7 @@ export const handler = createDecideHandler({
   usersTable: requiredEnv(process.env, TABLES.users.envVar),
   decisionsTable: requiredEnv(process.env, TABLES.decisions.envVar),
   models: new HeadModelCache({ readHead: () => store.readHead(), now: Date.now, logger }),
-  configSource: configSourceFromEnv(process.env),
+  configSource: configSourceFromEnv(process.env, { logger }),
   now: Date.now,
   logger,
   metrics: new Metrics({ namespace: 'SendTimeOptimizer', serviceName: 'decide' }),

@@ -13,6 +13,8 @@ const logger = createLogger('ingest');
 export const handler = createIngestHandler({
   doc,
   usersTable: requiredEnv(process.env, TABLES.users.envVar),
+  // engagement events carrying a decisionId count towards that decision's reward
+  attribution: { decisionsTable: requiredEnv(process.env, TABLES.decisions.envVar) },
   configSource: configSourceFromEnv(process.env, { logger }),
   now: Date.now,
   logger,

@@ -9,6 +9,8 @@ import { createLogger } from '../shared/logger.ts';
 import { requiredEnv } from '../shared/runtime-config.ts';
 import { createSweeperHandler } from './handler.ts';
 
+const logger = createLogger('sweeper');
+
 export const handler = createSweeperHandler({
   doc: DynamoDBDocumentClient.from(new DynamoDBClient({})),
   sqs: new SQSClient({}),
@@ -16,8 +18,8 @@ export const handler = createSweeperHandler({
   dispatchQueueUrl: requiredEnv(process.env, QUEUES.dispatch.urlEnvVar),
   requestsQueueUrl: requiredEnv(process.env, QUEUES.requests.urlEnvVar),
   rewardsQueueUrl: requiredEnv(process.env, QUEUES.rewards.urlEnvVar),
-  configSource: configSourceFromEnv(process.env),
+  configSource: configSourceFromEnv(process.env, { logger }),
   now: Date.now,
-  logger: createLogger('sweeper'),
+  logger,
   metrics: new Metrics({ namespace: 'SendTimeOptimizer', serviceName: 'sweeper' }),
 });
