@@ -4,8 +4,8 @@
  * artifact a test imports is the artifact `cdk deploy` uploads.
  *
  * Choices, briefly:
- * - ESM, `node22`, minified, no source map: the smallest file and the fastest cold import; the handlers
- *   set every error's `name` themselves, so logs stay readable without one.
+ * - ESM, `node22`, minified, no source map: the smallest file and the fastest cold import. Minifying
+ *   renames classes; the error classes set their `name` by hand, so logs still name them.
  * - `mainFields: module, main`: TF.js backends register themselves by a side-effect import, which esbuild
  *   silently drops when it resolves the CommonJS `main` of a package marked side-effect free.
  * - `@aws-sdk/*` is external: the nodejs22.x runtime ships SDK v3. `node-fetch` is external too: tfjs-core
@@ -13,7 +13,7 @@
  *   would cost 300 kB of Unicode tables (tr46) in every TF.js function.
  * - The banner gives the ESM bundle what CommonJS dependencies expect: `require` (tfjs-core's node
  *   platform, the wasm backend's Emscripten glue) and `__dirname` / `__filename` (the glue locates its
- *   .wasm files with them). The names are aliased so they cannot collide with the bundle's own imports.
+ *   .wasm files with them). Its imports are aliased so they cannot collide with the bundle's own.
  * - Functions that run TF.js get the wasm backend's binaries copied next to their bundle by a command hook
  *   (`afterBundling`); model/bandit/backend.ts looks there first. Without them, TF.js falls back to the
  *   5-50x slower cpu backend, which test/cdk/bundles.test.ts refuses.
@@ -115,7 +115,9 @@ export function entryPath(name: FunctionName): string {
 }
 
 /**
- * The NodejsFunction `bundling` props of a function (runtime nodejs22.x).
+ * The NodejsFunction `bundling` props of a function (runtime nodejs22.x). The wasm copy hook reads
+ * node_modules under the bundling input dir, i.e. NodejsFunction's `projectRoot`: leave it at its
+ * default (the lock file's folder) or set it to PROJECT_ROOT.
  * @example new NodejsFunction(this, 'Decide', { entry: entryPath('decide'), runtime: Runtime.NODEJS_22_X, bundling: bundlingOptions('decide') })
  */
 export function bundlingOptions(name: FunctionName): BundlingOptions {

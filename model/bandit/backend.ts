@@ -37,7 +37,8 @@ function hasWasmBinaries(dir: string): boolean {
 }
 
 function defaultWasmDir(): string | undefined {
-  // bundled, import.meta.url is the bundle's: its own wasm files win over any node_modules further up
+  // bundled, import.meta.url is the bundle's: the wasm files shipped with it match its bundled glue code, so
+  // they win over a node_modules further up (whose tfjs version may differ)
   const beside = fileURLToPath(new URL('.', import.meta.url));
   if (hasWasmBinaries(beside)) return beside;
   try {
