@@ -9,7 +9,7 @@
  * zone exists in the tz database, that at least one channel is enabled, and that quiet hours start and end
  * differ. The root description says so.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { AnalystConfigSchema } from './schema.ts';
 
 /**

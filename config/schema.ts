@@ -2,7 +2,7 @@
  * The analysts' config: one file that tunes the bandit, the rewards, the features and the guardrails.
  * Validated with zod before anything runs or deploys; a bad value is refused with its path and reason.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const CHANNEL_NAMES = ['email', 'push', 'sms'] as const;
 export const ChannelNameSchema = z.enum(CHANNEL_NAMES);

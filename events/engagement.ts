@@ -3,7 +3,7 @@
  * bounced, converted, ...). They feed the per-user features and, when they carry the `decisionId` of
  * a send, the rewards of the bandit.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { Channel, DecisionId, envelopeFields, TimeZone } from './fields.ts';
 
 const engagementFields = {

@@ -6,7 +6,7 @@
  * Custom messages here name the rule, never the offending value: they end up in logs and DLQ reasons,
  * and the value may be an email address or a phone number.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** The contract version this code reads and writes. A message with another `schemaVersion` is refused. */
 export const SCHEMA_VERSION = 1;

@@ -1,5 +1,5 @@
 /** What arrives on the events queue: an engagement event or a profile upsert. */
-import { z } from 'zod';
+import * as z from 'zod';
 import {
   AppOpenedSchema,
   BouncedSchema,

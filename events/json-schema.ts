@@ -7,7 +7,7 @@
  * database, that a locale is well formed, that window.notAfter is after window.notBefore and at most
  * 14 days later, and that quietHours.start differs from quietHours.end. The descriptions say so.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { EngagementEventSchema } from './engagement.ts';
 import { SCHEMA_VERSION } from './fields.ts';
 import { IngestEventSchema } from './ingest-event.ts';

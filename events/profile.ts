@@ -3,7 +3,7 @@
  * (time zone, consents, contact endpoints, quiet hours). Every field is optional: an absent field
  * leaves the stored value unchanged, so a producer can send only what changed.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import {
   Consents,
   E164PhoneNumber,

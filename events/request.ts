@@ -3,7 +3,7 @@
  * somewhere inside a window, on one of the channels it allows. The optimizer picks the channel and
  * the send time; the content for every allowed channel comes with the request.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { CampaignId, CHANNELS, Channel, envelopeFields, IsoDateTime } from './fields.ts';
 
 /** The longest delivery window a request may give, in days. */

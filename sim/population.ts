@@ -6,7 +6,7 @@
  * languages) is generated into sim/population.schema.json by `npx tsx sim/write-population-schema.ts`.
  */
 import { readFileSync } from 'node:fs';
-import { z } from 'zod';
+import * as z from 'zod';
 import { describeIssues } from '#config/load.ts';
 import { CHANNEL_NAMES } from '#config/schema.ts';
 import { isKnownTimeZone } from '#model/local-time.ts';

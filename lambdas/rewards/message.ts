@@ -6,7 +6,7 @@
  * learner's deduplication key: a message sent twice (SQS redelivery, or a closer that died between
  * sending and closing) is applied once.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const REWARD_MESSAGE_FORMAT = 'reward/1';
 

@@ -15,7 +15,7 @@
  * Export reads the table with a **Scan**: see exportDecisionLog for what that costs.
  */
 import { type DynamoDBDocumentClient, type NativeAttributeValue, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ChannelName } from '#config/schema.ts';
 import { ARM_BLOCK_REASONS, type ArmBlockReason } from '#model/guardrails.ts';
 import type { PolicyName } from '#model/policy.ts';

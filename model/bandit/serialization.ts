@@ -4,7 +4,7 @@
  * weights and replayed inputs are Float32, the precision they live in anyway.
  */
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { type BanditConfig, BanditConfigSchema } from '#config/schema.ts';
 import { InvalidBanditStateError } from './errors.ts';
 import type { BanditAlgorithm, EncodedArray, SerializedBandit } from './types.ts';
