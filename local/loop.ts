@@ -34,8 +34,13 @@ import { createQueuePoller, drainAll, type SqsEventSourcePoller } from './poller
 import { createSinkTopic } from './sink.ts';
 import type { LocalStack } from './stack.ts';
 
+/** What the functions read the time from. */
+export interface Clock {
+  now(): number;
+}
+
 /** A clock the caller moves. */
-export class SimulatedClock {
+export class SimulatedClock implements Clock {
   constructor(private t: number) {}
   readonly now = (): number => this.t;
   set(t: number): void {
@@ -137,7 +142,13 @@ export interface LoopStats {
 export interface LocalLoopOptions {
   stack: LocalStack;
   config: AnalystConfig;
-  clock: SimulatedClock;
+  /** a SimulatedClock for accelerated days, or `{ now: Date.now }` for real time */
+  clock: Clock;
+  /**
+   * the sweeper's lookahead; default 0 (under a simulated clock SQS delays would be real seconds). With a
+   * real clock, the production lookahead (lambdas/sweeper DEFAULT_LOOKAHEAD_MS) delays each send to its instant.
+   */
+  sweeperLookaheadMs?: number;
   /** log level of the functions' loggers; default 'ERROR' (the demo's terminal stays readable) */
   logLevel?: string;
   /** called with the decide outcome of every batch (the demo shows progress with it) */
@@ -147,7 +158,7 @@ export interface LocalLoopOptions {
 }
 
 export interface LocalLoop {
-  readonly clock: SimulatedClock;
+  readonly clock: Clock;
   readonly config: AnalystConfig;
   readonly counts: DynamoCounts;
   readonly stats: LoopStats;
@@ -167,7 +178,7 @@ export interface LocalLoop {
 class RecordingProvider<T extends ProviderSend> implements ChannelProvider<T> {
   constructor(
     private readonly inner: ChannelProvider<T>,
-    private readonly clock: SimulatedClock,
+    private readonly clock: Clock,
     private readonly record: (d: Delivery) => void,
   ) {}
 
@@ -195,7 +206,9 @@ const add = (into: Record<string, number>, key: string, n = 1) => {
  *   await loop.sendRequests([request]); await loop.settle(); clock.advance(HOUR); await loop.sweep(); await loop.settle();
  */
 export async function startLocalLoop(options: LocalLoopOptions): Promise<LocalLoop> {
-  const { stack, config, clock } = options;
+  const { stack, config } = options;
+  const clock = options.clock;
+  const now = () => clock.now();
   await initTensorBackend();
   const { doc, counts } = countingDocClient(stack.clients.doc);
   const level = options.logLevel ?? 'ERROR';
@@ -231,7 +244,7 @@ export async function startLocalLoop(options: LocalLoopOptions): Promise<LocalLo
 
   const store = modelTableStore(doc, stack.tableNames.model);
   const decideLogger = logger('decide');
-  const models = new HeadModelCache({ readHead: () => store.readHead(), now: clock.now, logger: decideLogger });
+  const models = new HeadModelCache({ readHead: () => store.readHead(), now, logger: decideLogger });
   const ingestLogger = logger('ingest');
   const dispatchLogger = logger('dispatch');
   const learnerLogger = logger('learner');
@@ -252,7 +265,7 @@ export async function startLocalLoop(options: LocalLoopOptions): Promise<LocalLo
           doc,
           usersTable: stack.tableNames.users,
           features: { halfLifeDays: config.features.halfLifeDays, defaultTimeZone: config.guardrails.defaultTimeZone },
-          now: clock.now,
+          now,
           logger: ingestLogger,
           attribution: { decisionsTable: stack.tableNames.decisions, reward: config.reward },
         });
@@ -272,7 +285,7 @@ export async function startLocalLoop(options: LocalLoopOptions): Promise<LocalLo
           decisionsTable: stack.tableNames.decisions,
           models,
           config,
-          now: clock.now,
+          now,
           logger: decideLogger,
         });
         for (const d of outcome.decided) {
@@ -297,7 +310,7 @@ export async function startLocalLoop(options: LocalLoopOptions): Promise<LocalLo
           usersTable: stack.tableNames.users,
           providers,
           config,
-          now: clock.now,
+          now,
           logger: dispatchLogger,
           sleep: async () => {},
         });
@@ -315,7 +328,7 @@ export async function startLocalLoop(options: LocalLoopOptions): Promise<LocalLo
         const outcome = await learnRewards(records(event), {
           store,
           config,
-          now: clock.now,
+          now,
           logger: learnerLogger,
         });
         stats.rewardsApplied += outcome.applied;
@@ -359,9 +372,9 @@ export async function startLocalLoop(options: LocalLoopOptions): Promise<LocalLo
         requestsQueueUrl: stack.queueUrls.requests,
         rewardsQueueUrl: stack.queueUrls.rewards,
         config,
-        now: clock.now,
+        now,
         logger: sweeperLogger,
-        lookaheadMs: 0,
+        lookaheadMs: options.sweeperLookaheadMs ?? 0,
       });
       stats.sweeps++;
       stats.rewardsClosed += outcome.close?.closed ?? 0;
