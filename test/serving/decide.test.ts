@@ -10,7 +10,8 @@ import { defaultConfig } from '#config/load.ts';
 import type { AnalystConfig } from '#config/schema.ts';
 import type { NotificationRequest } from '#events/index.ts';
 import { dueShardFor } from '#infra/resources.ts';
-import { type DecideDeps, decideBatch } from '#lambdas/decide/decide.ts';
+import { type DecideDeps, decideBatch, retryInstant } from '#lambdas/decide/decide.ts';
+import { decodeUserState } from '#lambdas/ingest/user-item.ts';
 import { type DecisionItem, decisionIdFor, decisionInput } from '#lambdas/shared/decision-item.ts';
 import { HeadModelCache, modelTableStore } from '#lambdas/shared/model-store.ts';
 import type { UserItemWithSendLog } from '#lambdas/shared/user-send-log.ts';
@@ -18,8 +19,8 @@ import { type SweeperDeps, sweep } from '#lambdas/sweeper/sweeper.ts';
 import type { LocalStack } from '#local/stack.ts';
 import { initTensorBackend } from '#model/bandit/index.ts';
 import { FEATURE_DIMENSION } from '#model/features.ts';
-import { checkSendAllowed } from '#model/guardrails.ts';
-import { isInHoldout } from '#model/policy.ts';
+import { allowedArms, checkSendAllowed } from '#model/guardrails.ts';
+import { type DecideInput, isInHoldout } from '#model/policy.ts';
 import { makeAppOpened } from '#test/helpers/event-factories.ts';
 import { useLocalStack } from '#test/helpers/local-stack.ts';
 import { HOUR, ingest, NOW, putReachableUser, quietLogger } from './dispatch-fixtures.ts';
@@ -242,6 +243,51 @@ describe('decide', () => {
     }
     expect(held).toBeGreaterThan(0);
     expect(held).toBeLessThan(users.length);
+  });
+});
+
+describe('when no arm is allowed', () => {
+  const user = decodeUserState(undefined, 'u-x');
+  const input = (notAfterMs: number): DecideInput => ({
+    user: { ...user, timeZone: 'UTC', consent: { ...user.consent, push: { optedIn: true } } },
+    request: { kind: 'promotional', allowedChannels: ['push'], window: { notBeforeMs: NOW, notAfterMs } },
+    // 23:00 UTC: inside the default quiet hours (21:00-08:00)
+    nowMs: Date.parse('2026-11-02T23:00:00Z'),
+  });
+  const at = Date.parse('2026-11-02T23:00:00Z');
+
+  it('defer waits for the first whole hour at which deciding finds an allowed arm', () => {
+    const cfg = config((c) => {
+      c.guardrails.whenNoArm = 'defer';
+    });
+    // a window that starts beyond the 2-day horizon: nothing can be chosen now
+    const far: DecideInput = {
+      ...input(at + 5 * 24 * HOUR),
+      request: { ...input(0).request, window: { notBeforeMs: at + 3 * 24 * HOUR, notAfterMs: at + 5 * 24 * HOUR } },
+    };
+    expect(allowedArms(far, cfg).allowedCount).toBe(0);
+    const retry = retryInstant(far, cfg, at) as number;
+    expect(retry % HOUR).toBe(0);
+    expect(allowedArms({ ...far, nowMs: retry }, cfg).allowedCount).toBeGreaterThan(0);
+    expect(allowedArms({ ...far, nowMs: retry - HOUR }, cfg).allowedCount).toBe(0);
+    // a window inside quiet hours never allows anything: drop
+    const quiet: DecideInput = {
+      ...far,
+      request: { ...far.request, window: { notBeforeMs: at, notAfterMs: at + 5 * HOUR } },
+    };
+    expect(retryInstant(quiet, cfg, at)).toBeUndefined();
+  });
+
+  it('redecide waits the configured delay inside the window, and drop drops', () => {
+    const redecide = config((c) => {
+      c.guardrails.whenNoArm = 'redecide';
+    });
+    expect(retryInstant(input(at + 24 * HOUR), redecide, at, 30 * 60_000)).toBe(at + 30 * 60_000);
+    expect(retryInstant(input(at + 10 * 60_000), redecide, at, 30 * 60_000)).toBeUndefined();
+    const drop = config((c) => {
+      c.guardrails.whenNoArm = 'drop';
+    });
+    expect(retryInstant(input(at + 24 * HOUR), drop, at)).toBeUndefined();
   });
 });
 
