@@ -4,10 +4,17 @@
  */
 import type { Command } from 'commander';
 import { registerConfig } from './config.ts';
+import { registerEvaluate } from './evaluate.ts';
 import { registerExport } from './export.ts';
 import { registerReport } from './report.ts';
 import { registerSimulate } from './simulate.ts';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const COMMANDS: readonly RegisterCommand[] = [registerSimulate, registerConfig, registerExport, registerReport];
+export const COMMANDS: readonly RegisterCommand[] = [
+  registerSimulate,
+  registerConfig,
+  registerExport,
+  registerEvaluate,
+  registerReport,
+];

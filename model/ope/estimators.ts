@@ -18,7 +18,7 @@
  *
  * Pure: no I/O, no clock; the only randomness is the seeded bootstrap.
  */
-import { percentileInterval, resampleColumnSums, standardDeviation } from './bootstrap.ts';
+import { percentileInterval, resampleClusterSums, resampleColumnSums, standardDeviation } from './bootstrap.ts';
 import { IncomparablePoliciesError, InvalidEvaluationOptionError, InvalidFeedbackError } from './errors.ts';
 
 export type EstimatorName = 'ips' | 'snips' | 'dm' | 'dr';
@@ -48,6 +48,11 @@ export interface LoggedFeedback {
   readonly rewardModel?: ArrayLike<number>;
   /** logging policy's full distribution per row (n x actionCount); makes the support check exact */
   readonly loggingProbs?: ArrayLike<number>;
+  /**
+   * cluster of each row (an integer id, e.g. the user's index): the bootstrap then resamples clusters,
+   * not rows, so rows that share a cluster (one user's decisions) are not taken for independent evidence
+   */
+  readonly cluster?: ArrayLike<number>;
 }
 
 /** One logged decision, for callers that hold rows rather than columns; see `feedbackFromRows`. */
@@ -160,6 +165,8 @@ export interface BootstrapSettings {
   readonly level: number;
   /** the reward model's predictions were not refitted per resample (DM and DR) */
   readonly rewardModelFixed: true;
+  /** present when the feedback gave clusters: the bootstrap resampled this many clusters, not rows */
+  readonly clusters?: number;
 }
 
 export type Verdict = 'better' | 'not better' | 'inconclusive';
@@ -219,7 +226,7 @@ export function evaluatePolicy(feedback: LoggedFeedback, options: EvaluationOpti
   const settings = resolveOptions(options);
   const prepared = prepareFeedback(feedback, settings);
   const columns = estimatorColumns(prepared);
-  const sums = resampleColumnSums(columns.list, settings.resamples, settings.seed);
+  const sums = resampleSums(prepared, columns.list, settings);
   const replicate = (name: EstimatorName) => replicatesOf(name, prepared.n, sums, columns.list.length, columns.offset);
   const interval = (name: EstimatorName): IntervalEstimate =>
     intervalEstimate(pointEstimate(name, prepared), replicate(name), settings.level);
@@ -231,7 +238,7 @@ export function evaluatePolicy(feedback: LoggedFeedback, options: EvaluationOpti
     weights: prepared.weights,
     ...(prepared.supportDeficit && { supportDeficit: prepared.supportDeficit }),
     warnings: prepared.warnings,
-    bootstrap: bootstrapSettings(settings),
+    bootstrap: bootstrapSettings(settings, prepared),
   };
 }
 
@@ -280,7 +287,7 @@ export function compareToBaseline(
   const rightColumns = estimatorColumns(right);
   const width = leftColumns.list.length + rightColumns.list.length;
   // One set of resamples for both policies: that is what makes the difference paired.
-  const sums = resampleColumnSums([...leftColumns.list, ...rightColumns.list], settings.resamples, settings.seed);
+  const sums = resampleSums(left, [...leftColumns.list, ...rightColumns.list], settings);
   const leftReplicates = replicatesOf(estimator, left.n, sums, width, leftColumns.offset);
   const rightReplicates = replicatesOf(
     estimator,
@@ -309,7 +316,7 @@ export function compareToBaseline(
     difference,
     minimumLift,
     rows: left.n,
-    bootstrap: bootstrapSettings(settings),
+    bootstrap: bootstrapSettings(settings, left),
     warnings: { candidate: left.warnings, baseline: right.warnings },
     summary: comparisonSummary(verdict, estimator, candidateEstimate, baselineEstimate, difference, {
       level: settings.level,
@@ -348,12 +355,13 @@ export function compareToLoggingPolicy(candidate: LoggedFeedback, options: Compa
   const reward = Float64Array.from(candidate.reward);
   const columns = estimatorColumns(prepared);
   const width = columns.list.length + 1;
-  const sums = resampleColumnSums([...columns.list, reward], settings.resamples, settings.seed);
+  const sums = resampleSums(prepared, [...columns.list, reward], settings);
   const candidateReplicates = replicatesOf(estimator, n, sums, width, columns.offset);
   const loggingReplicates = new Float64Array(settings.resamples);
   const differenceReplicates = new Float64Array(settings.resamples);
   for (let b = 0; b < settings.resamples; b++) {
-    loggingReplicates[b] = sums[b * width + width - 1] / n;
+    const rows = columns.offset.count >= 0 ? sums[b * width + columns.offset.count] : n;
+    loggingReplicates[b] = sums[b * width + width - 1] / rows;
     differenceReplicates[b] = candidateReplicates[b] - loggingReplicates[b];
   }
   const candidateEstimate = intervalEstimate(pointEstimate(estimator, prepared), candidateReplicates, settings.level);
@@ -373,7 +381,7 @@ export function compareToLoggingPolicy(candidate: LoggedFeedback, options: Compa
     difference,
     minimumLift,
     rows: n,
-    bootstrap: bootstrapSettings(settings),
+    bootstrap: bootstrapSettings(settings, prepared),
     warnings: { candidate: prepared.warnings, baseline: [] },
     summary: comparisonSummary(verdict, estimator, candidateEstimate, baselineEstimate, difference, {
       level: settings.level,
@@ -463,6 +471,8 @@ interface PreparedFeedback {
   weights: ImportanceWeightSummary;
   supportDeficit?: { targetMass: number; check: SupportCheck };
   warnings: OpeWarning[];
+  /** clusters renumbered 0..clusters-1, when the feedback gave them */
+  cluster?: { of: Int32Array; count: number };
 }
 
 function resolveOptions(options: EvaluationOptions): ResolvedOptions {
@@ -558,6 +568,7 @@ function prepareFeedback(feedback: LoggedFeedback, settings: ResolvedOptions): P
   }
 
   const weights = summarizeWeights(w);
+  const cluster = feedback.cluster ? renumberClusters(feedback.cluster) : undefined;
   const supportDeficit = targetProbs ? measureSupportDeficit(feedback, n, k, logged) : undefined;
   const warnings = collectWarnings(n, weights, supportDeficit, logged, settings, lowPropensityRows, minPropensity);
   return {
@@ -568,7 +579,24 @@ function prepareFeedback(feedback: LoggedFeedback, settings: ResolvedOptions): P
     weights,
     ...(supportDeficit && { supportDeficit }),
     warnings,
+    ...(cluster && { cluster }),
   };
+}
+
+function renumberClusters(cluster: ArrayLike<number>): { of: Int32Array; count: number } {
+  const ids = new Map<number, number>();
+  const of = new Int32Array(cluster.length);
+  for (let i = 0; i < cluster.length; i++) {
+    const id = cluster[i];
+    if (!Number.isInteger(id)) throw new InvalidFeedbackError('cluster', `must be an integer id, got ${id}`, i);
+    let k = ids.get(id);
+    if (k === undefined) {
+      k = ids.size;
+      ids.set(id, k);
+    }
+    of[i] = k;
+  }
+  return { of, count: ids.size };
 }
 
 function validateShape(feedback: LoggedFeedback): { n: number; k: number } {
@@ -592,6 +620,9 @@ function validateShape(feedback: LoggedFeedback): { n: number; k: number } {
       'targetLoggedProbs',
       `has ${feedback.targetLoggedProbs.length} entries, expected ${n} (one per row)`,
     );
+  }
+  if (feedback.cluster && feedback.cluster.length !== n) {
+    throw new InvalidFeedbackError('cluster', `has ${feedback.cluster.length} entries, expected ${n} (one per row)`);
   }
   for (const field of ['targetProbs', 'rewardModel', 'loggingProbs'] as const) {
     const matrix = feedback[field];
@@ -730,19 +761,38 @@ interface ColumnOffsets {
   w: number;
   dm: number;
   dr: number;
+  /** a column of ones (rows per resample), present under a cluster bootstrap; -1 otherwise */
+  count: number;
 }
 
-/** Columns to resample; dm and dr offsets are -1 when there is no reward model. */
+/** Columns to resample; dm and dr offsets are -1 when there is no reward model, count -1 without clusters. */
 function estimatorColumns(prepared: PreparedFeedback): { list: Float64Array[]; offset: ColumnOffsets } {
+  const list = [prepared.wr, prepared.w];
+  const offset: ColumnOffsets = { wr: 0, w: 1, dm: -1, dr: -1, count: -1 };
   if (prepared.dm && prepared.dr) {
-    return { list: [prepared.wr, prepared.w, prepared.dm, prepared.dr], offset: { wr: 0, w: 1, dm: 2, dr: 3 } };
+    offset.dm = list.push(prepared.dm) - 1;
+    offset.dr = list.push(prepared.dr) - 1;
   }
-  return { list: [prepared.wr, prepared.w], offset: { wr: 0, w: 1, dm: -1, dr: -1 } };
+  if (prepared.cluster) offset.count = list.push(new Float64Array(prepared.n).fill(1)) - 1;
+  return { list, offset };
 }
 
 function shiftOffsets(offset: ColumnOffsets, by: number): ColumnOffsets {
   const shift = (o: number) => (o < 0 ? o : o + by);
-  return { wr: shift(offset.wr), w: shift(offset.w), dm: shift(offset.dm), dr: shift(offset.dr) };
+  return {
+    wr: shift(offset.wr),
+    w: shift(offset.w),
+    dm: shift(offset.dm),
+    dr: shift(offset.dr),
+    count: shift(offset.count),
+  };
+}
+
+/** Row bootstrap, or cluster bootstrap when the feedback gave clusters. */
+function resampleSums(prepared: PreparedFeedback, columns: Float64Array[], settings: ResolvedOptions): Float64Array {
+  return prepared.cluster
+    ? resampleClusterSums(columns, prepared.cluster.of, prepared.cluster.count, settings.resamples, settings.seed)
+    : resampleColumnSums(columns, settings.resamples, settings.seed);
 }
 
 function fromSums(name: EstimatorName, n: number, sumWr: number, sumW: number, sumDm: number, sumDr: number): number {
@@ -783,7 +833,7 @@ function replicatesOf(
     const base = b * width;
     out[b] = fromSums(
       name,
-      n,
+      offset.count >= 0 ? sums[base + offset.count] : n,
       sums[base + offset.wr],
       sums[base + offset.w],
       hasModel ? sums[base + offset.dm] : Number.NaN,
@@ -798,13 +848,14 @@ function intervalEstimate(estimate: number, replicates: Float64Array, level: num
   return { estimate, low, high, standardError: standardDeviation(replicates) };
 }
 
-function bootstrapSettings(settings: ResolvedOptions): BootstrapSettings {
+function bootstrapSettings(settings: ResolvedOptions, prepared: PreparedFeedback): BootstrapSettings {
   return {
     method: 'percentile',
     resamples: settings.resamples,
     seed: settings.seed,
     level: settings.level,
     rewardModelFixed: true,
+    ...(prepared.cluster && { clusters: prepared.cluster.count }),
   };
 }
 
@@ -814,11 +865,14 @@ function assertSameLog(candidate: LoggedFeedback, baseline: LoggedFeedback): voi
       `actionCount differs (${candidate.actionCount} vs ${baseline.actionCount}); evaluate both on the same log`,
     );
   }
-  for (const field of ['action', 'reward', 'propensity'] as const) {
+  if (!candidate.cluster !== !baseline.cluster) {
+    throw new IncomparablePoliciesError('one side gives clusters and the other does not; give the same on both');
+  }
+  for (const field of ['action', 'reward', 'propensity', 'cluster'] as const) {
     const a = candidate[field];
     const b = baseline[field];
     if (a === b) continue;
-    if (a?.length !== b?.length) {
+    if (!a || !b || a.length !== b.length) {
       throw new IncomparablePoliciesError(
         `${field} has ${a?.length} rows vs ${b?.length}; evaluate both on the same log`,
       );

@@ -5,11 +5,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
+  compareToBaseline,
   compareToLoggingPolicy,
   evaluatePolicy,
   fitLinearRewardModel,
   IncomparablePoliciesError,
   InvalidFeedbackError,
+  resampleClusterSums,
 } from '#model/ope/index.ts';
 import { Rng } from '#model/random.ts';
 
@@ -163,5 +165,61 @@ describe('fitLinearRewardModel', () => {
     expect(() =>
       fitLinearRewardModel({ reward: [1, Number.NaN], features: [1, 2], featureCount: 1 }, { folds: 2 }),
     ).toThrow(/reward at row 1 must be a finite number/);
+  });
+});
+
+describe('cluster bootstrap', () => {
+  it('sums whole clusters: with two clusters of equal totals every resample sums the same', () => {
+    const sums = resampleClusterSums([new Float64Array([1, 2, 3])], [0, 0, 1], 2, 50, 7);
+    expect([...sums]).toEqual(new Array(50).fill(6));
+  });
+
+  it('is the row bootstrap when every row is its own cluster', () => {
+    const log = uniformLog(300, [0.2, 0.6], 6);
+    const feedback = { ...log, targetProbs: always(1, 2, 300) };
+    const rows = evaluatePolicy(feedback, { resamples: 200, seed: 9 });
+    const clustered = evaluatePolicy(
+      { ...feedback, cluster: Int32Array.from({ length: 300 }, (_, i) => i) },
+      {
+        resamples: 200,
+        seed: 9,
+      },
+    );
+    expect(clustered.snips).toEqual(rows.snips);
+    expect(clustered.ips).toEqual(rows.ips);
+    expect(clustered.bootstrap.clusters).toBe(300);
+    expect(rows.bootstrap.clusters).toBeUndefined();
+  });
+
+  it('does not count copies of one row as evidence: ten identical rows per cluster widen the interval about sqrt(10) times', () => {
+    const log = uniformLog(400, [0.2, 0.6], 7);
+    const copies = 10;
+    const n = 400 * copies;
+    const repeat = <T extends Float64Array | Int32Array>(a: T, make: (n: number) => T) => {
+      const out = make(n);
+      for (let i = 0; i < n; i++) out[i] = a[Math.floor(i / copies)];
+      return out;
+    };
+    const feedback = {
+      actionCount: 2,
+      action: repeat(log.action, (k) => new Int32Array(k)),
+      reward: repeat(log.reward, (k) => new Float64Array(k)),
+      propensity: new Float64Array(n).fill(0.5),
+      targetProbs: always(1, 2, n),
+    };
+    const cluster = Int32Array.from({ length: n }, (_, i) => Math.floor(i / copies));
+    const rows = evaluatePolicy(feedback, { resamples: 400, seed: 1 });
+    const users = evaluatePolicy({ ...feedback, cluster }, { resamples: 400, seed: 1 });
+    const width = (e: { low: number; high: number }) => e.high - e.low;
+    expect(users.snips.estimate).toBe(rows.snips.estimate);
+    expect(width(users.snips) / width(rows.snips)).toBeGreaterThan(2.5);
+    expect(width(users.snips) / width(rows.snips)).toBeLessThan(4.5);
+  });
+
+  it('refuses to compare a clustered log with an unclustered one', () => {
+    const log = uniformLog(50, [0.2, 0.6], 8);
+    const a = { ...log, targetProbs: always(1, 2, 50), cluster: new Int32Array(50) };
+    const b = { ...log, targetProbs: always(0, 2, 50) };
+    expect(() => compareToBaseline(a, b)).toThrow(IncomparablePoliciesError);
   });
 });
