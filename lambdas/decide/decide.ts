@@ -142,9 +142,30 @@ const HOUR_MS = 3_600_000;
  *   return { batchItemFailures: outcome.failures.map((f) => ({ itemIdentifier: f.messageId })) };
  */
 export async function decideBatch(records: readonly DecideRecord[], deps: DecideDeps): Promise<DecideOutcome> {
+  const copies = new Map<string, string>();
+  const outcome = await decideDistinct(records, deps, copies);
+  // A copy of a request in the same batch may be the very SQS message its original is (a duplicate
+  // delivery), and SQS deletes a message only by its latest receipt: when the original is handed back,
+  // so is the copy, or the request could be deleted undecided.
+  const failed = new Map(outcome.failures.map((f) => [f.messageId, f]));
+  for (const [copy, original] of copies) {
+    const failure = failed.get(original);
+    if (!failure) continue;
+    outcome.decided = outcome.decided.filter((d) => d.messageId !== copy);
+    outcome.failures.push({ messageId: copy, reason: failure.reason, retryable: failure.retryable });
+  }
+  return outcome;
+}
+
+/** decideBatch, with the in-batch copies of a request (copy messageId -> original messageId) left to the caller. */
+async function decideDistinct(
+  records: readonly DecideRecord[],
+  deps: DecideDeps,
+  copies: Map<string, string>,
+): Promise<DecideOutcome> {
   const outcome: DecideOutcome = { failures: [], decided: [], readRequests: 0, writeRequests: 0, conflicts: 0 };
   const byUser = new Map<string, Pending[]>();
-  const seenRequests = new Set<string>();
+  const seenRequests = new Map<string, string>();
   for (const record of records) {
     const parsed = parseNotificationRequest(record.body);
     if (!parsed.ok) {
@@ -158,8 +179,10 @@ export async function decideBatch(records: readonly DecideRecord[], deps: Decide
     }
     const request = parsed.value;
     const decisionId = decisionIdFor(request.id);
-    if (seenRequests.has(decisionId)) {
-      // the same request twice in one batch: decided once, the copy is done with
+    const original = seenRequests.get(decisionId);
+    if (original !== undefined) {
+      // the same request twice in one batch: decided once, the copy is done with (unless the original fails)
+      copies.set(record.messageId, original);
       outcome.decided.push({
         messageId: record.messageId,
         decisionId,
@@ -170,7 +193,7 @@ export async function decideBatch(records: readonly DecideRecord[], deps: Decide
       });
       continue;
     }
-    seenRequests.add(decisionId);
+    seenRequests.set(decisionId, record.messageId);
     const list = byUser.get(request.userId) ?? [];
     list.push({ messageId: record.messageId, request, decisionId });
     byUser.set(request.userId, list);
