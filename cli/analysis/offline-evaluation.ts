@@ -26,7 +26,7 @@ import type { AnalystConfig, ChannelName } from '#config/schema.ts';
 import { computeReward } from '#lambdas/rewards/reward.ts';
 import { decisionInput } from '#lambdas/shared/decision-item.ts';
 import { type DecisionLogRow, fromDecisionLogRow } from '#lambdas/shared/decision-log.ts';
-import { armLayout, armOf } from '#model/arms.ts';
+import { type ArmLayout, armLayout, armOf, describeSlot } from '#model/arms.ts';
 import { IncompatibleModelStateError } from '#model/errors.ts';
 import { FEATURE_DIMENSION, FeatureBuilder } from '#model/features.ts';
 import { allowedArms } from '#model/guardrails.ts';
@@ -425,7 +425,7 @@ export function evaluateOnLog(
     const ope = { resamples, seed, level };
     const reports = targets.map((t, k) => {
       const result = evaluatePolicy(feedback[k], ope);
-      return targetReport(t, result, learnEvery, K);
+      return targetReport(t, result, learnEvery, layout);
     });
     const comparison = baseline
       ? compareToBaseline(feedback[0], feedback[1], { ...ope, minimumLift: options.minimumLift })
@@ -480,13 +480,18 @@ function targetReport(
   t: ReplayedPolicy,
   result: ReturnType<typeof evaluatePolicy>,
   learnEvery: number,
-  K: number,
+  layout: ArmLayout,
 ): TargetReport {
+  const K = layout.armCount + 1;
+  const describe = (arm: number) => {
+    const { channel, slotIndex } = armOf(layout, arm);
+    return `${channel} ${describeSlot(layout, slotIndex).label}`;
+  };
   // "not sent" is never logged, so the support check counts its mass; but its reward (0) is known, not
   // estimated: take it out of the deficiency
   const noArmMass = t.noArmRows / result.rows;
   const warnings = result.warnings.flatMap((w): OpeWarning[] => {
-    if (w.code !== 'support-deficiency' || t.noArmRows === 0) return [w];
+    if (w.code !== 'support-deficiency') return [w];
     const targetMass = w.targetMass - noArmMass;
     if (targetMass <= 1e-6) return [];
     const actions = w.actions?.filter((a) => a !== K - 1);
@@ -497,7 +502,8 @@ function targetReport(
         ...(actions && { actions }),
         message:
           `the target puts ${(targetMass * 100).toFixed(2)}% of its mass on arms never seen in the log` +
-          `${actions ? ` (${actions.join(', ')})` : ''}; IPS and SNIPS cannot see rewards there (biased) and DM/DR rely on the reward model alone for them`,
+          `${actions?.length ? ` (${actions.map(describe).join(', ')})` : ''}; IPS and SNIPS cannot see rewards there ` +
+          '(biased) and DM/DR rely on the reward model alone for them',
       },
     ];
   });

@@ -10,7 +10,13 @@ import type { NotificationRequest } from '#events/index.ts';
 import { computeReward } from '#lambdas/rewards/reward.ts';
 import { type DecisionItem, decisionIdFor, decisionInput, decisionItem } from '#lambdas/shared/decision-item.ts';
 import { type DecisionLogRow, toDecisionLogRow } from '#lambdas/shared/decision-log.ts';
-import type { DecideInput, NotificationPolicy, SendDecision } from '#model/policy.ts';
+import {
+  type DecideInput,
+  isInHoldout,
+  type LearnRow,
+  type NotificationPolicy,
+  type SendDecision,
+} from '#model/policy.ts';
 import { Rng } from '#model/random.ts';
 import { type DecisionTrace, simulate } from '#sim/engine.ts';
 import type { PolicySpec, WorldView } from '#sim/policy-api.ts';
@@ -23,8 +29,12 @@ export interface SimulatedLogOptions {
   config: AnalystConfig;
   days: number;
   seed: number;
-  /** the policy that decides (and logs its propensities) */
-  logger: (config: AnalystConfig) => NotificationPolicy;
+  /** the policy that decides (and logs its propensities); with `learn`, it learns the rewards as they arrive */
+  logger: (config: AnalystConfig) => NotificationPolicy & { learn?(rows: LearnRow[]): void; dispose?(): void };
+  /** users in the holdout (by the production hash) are marked so in the log; the logger routes them itself */
+  holdout?: Pick<AnalystConfig['holdout'], 'share' | 'salt'>;
+  /** whether the logger learns (the simulator then feeds it rewards) */
+  learns?: boolean;
   /** the policy whose true value on the logged contexts is computed (deterministic or not: its draw is scored) */
   target: (config: AnalystConfig) => NotificationPolicy;
 }
@@ -112,7 +122,7 @@ export async function simulatedDecisionLog(options: SimulatedLogOptions): Promis
 
   const spec: PolicySpec = {
     name: 'logger',
-    learns: false,
+    learns: options.learns ?? false,
     create(ctx) {
       const logger = options.logger(ctx.config);
       const target = options.target(ctx.config);
@@ -145,7 +155,7 @@ export async function simulatedDecisionLog(options: SimulatedLogOptions): Promis
             const item = decisionItem(decisions[i], {
               request,
               input,
-              holdout: false,
+              holdout: options.holdout ? isInHoldout(input.user.userId, options.holdout) : false,
               decidedAt: input.nowMs,
               attributionWindowHours: config.reward.attributionWindowHours,
             });
@@ -177,6 +187,8 @@ export async function simulatedDecisionLog(options: SimulatedLogOptions): Promis
               : d,
           );
         },
+        learn: (rows) => logger.learn?.(rows),
+        dispose: () => logger.dispose?.(),
       };
     },
   };
