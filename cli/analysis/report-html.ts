@@ -58,7 +58,7 @@ function comparisonSpec(
       {
         mark: { type: 'rule', strokeWidth: 1.5 },
         encoding: {
-          y: { field: 'low', type: 'quantitative', title: 'reward per notification (95% interval over users)' },
+          y: { field: 'low', type: 'quantitative', title: 'reward per notification' },
           y2: { field: 'high' },
           color: groupColor,
         },
