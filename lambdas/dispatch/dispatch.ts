@@ -392,6 +392,7 @@ async function settle(
       ...openRewardWindow(decisionId, at, deps.config.reward),
     });
     if (!written) return superseded(decisionId, deps);
+    await logSendInstant(deps, decision.userId, decisionId, channel, at, userItem);
     deps.logger.info('sent', {
       decisionId,
       userId: decision.userId,
@@ -423,6 +424,7 @@ async function settle(
         ...openRewardWindow(decisionId, at, deps.config.reward),
       });
       if (!written) return superseded(decisionId, deps);
+      await logSendInstant(deps, decision.userId, decisionId, channel, at, userItem);
       deps.logger.warn('send outcome unknown: maybe_sent, never retried', { decisionId, channel, code: failure.code });
       return { outcome: 'maybe_sent', reason: failure.code };
     }
@@ -596,6 +598,11 @@ async function notClaimed(
     ...openRewardWindow(decisionId, at, deps.config.reward),
   });
   if (!written) return { outcome: 'duplicate', status: 'superseded' };
+  const userId = raw.userId?.S;
+  const channel = raw.channel?.S as ChannelName | undefined;
+  if (userId && channel && (CHANNELS as readonly string[]).includes(channel)) {
+    await logSendInstant(deps, userId, decisionId, channel, at, undefined);
+  }
   deps.logger.warn('abandoned claim found: maybe_sent, never resent', { decisionId });
   return { outcome: 'maybe_sent', reason: 'claim_abandoned' };
 }
@@ -635,6 +642,38 @@ function readClaimedDecision(decisionId: string, item: Record<string, unknown>):
 
 /** The users item as dispatch reads it: ingest's attributes plus decide's send log. */
 type DispatchUserItem = UserItemWithSendLog;
+
+/** How far a send may leave from its logged instant before the entry is corrected (SQS delays round up to a second). */
+const SEND_LOG_TOLERANCE_MS = 60_000;
+
+/**
+ * Caps count the send log's instants. A send that left well off its planned instant (redeliveries, throttling,
+ * an outage) is logged at the instant it left, or the user's next sends would be capped against where it was
+ * planned, hours off, and three sends could land in one cap window. Costs a read and a write only for a send
+ * more than SEND_LOG_TOLERANCE_MS off (`userItem`: the re-check's read; undefined = unknown, always checked).
+ * A failed correction is logged, never fatal: the send is made and recorded.
+ */
+async function logSendInstant(
+  deps: DispatchDeps,
+  userId: string,
+  decisionId: string,
+  channel: ChannelName,
+  at: number,
+  userItem: DispatchUserItem | undefined,
+): Promise<void> {
+  const logged = userItem?.sendLog?.find((e) => e.decisionId === decisionId);
+  if (logged && logged.channel === channel && Math.abs(logged.at - at) <= SEND_LOG_TOLERANCE_MS) return;
+  try {
+    const entry = { decisionId, channel, at };
+    await setSendLogEntry(deps.doc, deps.usersTable, userId, decisionId, entry, deps.config, deps.now());
+  } catch (error) {
+    deps.logger.warn('send-log entry not moved to the instant the send left; caps count its planned instant', {
+      decisionId,
+      userId,
+      error: (error as Error).name,
+    });
+  }
+}
 
 /** A stale entry only makes caps stricter, so a failed removal is logged, never fatal. */
 async function removeFromSendLog(deps: DispatchDeps, userId: string, decisionId: string): Promise<void> {

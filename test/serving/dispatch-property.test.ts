@@ -33,7 +33,6 @@ import { dispatchDeps, ingest, NOW, putEnqueuedDecision, putReachableUser, readD
 const stack = useLocalStack();
 beforeAll(async () => {
   const s = stack();
-  await putReachableUser(s, 'prop-open');
   await putReachableUser(s, 'prop-blocked');
   await ingest(
     s,
@@ -170,10 +169,14 @@ async function deliver(
 let run = 0;
 
 async function simulate(st: LocalStack, s: Scenario) {
-  const decisionId = `dec_prop-${run++}`;
+  const decisionId = `dec_prop-${run}`;
+  // A user of its own per scenario: dispatch logs each send in the user's send log, and an earlier
+  // scenario's send at the same instant would cap this one.
+  const openUser = `prop-open-${run++}`;
+  if (!s.blocked) await putReachableUser(st, openUser);
   await putEnqueuedDecision(st, {
     decisionId,
-    userId: s.blocked ? 'prop-blocked' : 'prop-open',
+    userId: s.blocked ? 'prop-blocked' : openUser,
     channel: s.channel,
   });
   const log: ProviderLog = { calls: 0, delivered: 0, ambiguous: false };
