@@ -33,13 +33,12 @@ import {
   drawInitialUsers,
   drawSendOutcomes,
   HOUR_MS,
-  MINUTE_MS,
   responseProbabilities,
   simulationStartMs,
   type UserTruth,
   ZoneClock,
 } from './truth.ts';
-import { arrivalState, type ReplayedSend, replayWarmup, type WarmupLog, warmedUpState } from './warmup.ts';
+import { arrivalState, type WarmupLog, warmedUpState, warmupHistory } from './warmup.ts';
 
 export const BREACH_KINDS: readonly (BreachKind | 'before_decision')[] = [
   'outside_window',
@@ -639,9 +638,7 @@ async function simulateSeed(
     initial.set(user.userId, warmedUpState(user, warmup, log));
     if (log.sends.length) logs.set(user, log);
   }
-  function* history(): Generator<ReplayedSend> {
-    for (const [user, log] of logs) yield* replayWarmup(user, log, shared.decay, shared.startMs);
-  }
+  const history = warmupHistory(logs, shared.startMs);
 
   const worlds = options.policies.map((spec) => new PolicyWorld(shared, spec, initial));
   try {
@@ -651,7 +648,7 @@ async function simulateSeed(
         config: world.spec.config ?? config,
         world: world.view(),
         observedUsers: () => world.observedUsers(),
-        warmupHistory: history,
+        warmupHistory: () => history,
         now: () => world.nowMs,
       });
     }

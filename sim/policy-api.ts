@@ -8,7 +8,7 @@ import type { NoArm } from '#model/guardrails.ts';
 import type { DecideInput, LearnRow } from '#model/policy.ts';
 import type { UserState } from '#model/user-state.ts';
 import type { UserTruth, ZoneClock } from './truth.ts';
-import type { ReplayedSend } from './warmup.ts';
+import type { WarmupHistory } from './warmup.ts';
 
 export type { DecideInput, LearnRow };
 
@@ -55,11 +55,11 @@ export interface PolicyContext {
   /** what production could observe too: every user's current state in this policy's world */
   observedUsers(): Iterable<UserState>;
   /**
-   * The legacy notifications users received before day 0 and their outcomes, each with the user's state
-   * as it was at the send: the decision/event log a deployment holds when the bandit starts, which the
-   * heuristic's counts are built from too. Replayed on each call (one user at a time, in time order).
+   * The users' history before day 0 (arrival profiles, app sessions, the legacy notifications and their
+   * outcomes) as the event log a deployment holds when the bandit starts, which the heuristic's counts are
+   * built from too: what model/pretrain.ts pretrains on.
    */
-  warmupHistory?(): Iterable<ReplayedSend>;
+  warmupHistory?(): WarmupHistory;
   /** the oracle's window on the truth; other policies must not use it */
   world: WorldView;
 }

@@ -4,6 +4,8 @@
  * It is the same for every policy, so it is built once per seed and copied into each world.
  */
 import type { ChannelName } from '#config/schema.ts';
+import type { IngestEvent } from '#events/ingest-event.ts';
+import type { ProfileUpsert } from '#events/profile.ts';
 import type { Rng } from '#model/random.ts';
 import { applyEvent, type DecayOptions, emptyUserState, type UserState } from '#model/user-state.ts';
 import { logNormal, poisson } from './math.ts';
@@ -74,7 +76,7 @@ export interface WarmupLog {
 
 /**
  * The state of a day-0 user after their warm-up history (cold-start users: just their profile).
- * With `log`, also records the sessions and legacy sends it applied (for replayWarmup).
+ * With `log`, also records the sessions and legacy sends it applied (for warmupEvents).
  * @example const state = warmedUpState(user, ctx);
  */
 export function warmedUpState(user: UserTruth, ctx: WarmupContext, log?: WarmupLog): UserState {
@@ -141,56 +143,90 @@ export function warmedUpState(user: UserTruth, ctx: WarmupContext, log?: WarmupL
   return state;
 }
 
-/** A legacy send as a decision log replays it: the user's state just before it, and its outcome. */
-export interface ReplayedSend {
-  /** the user's observed state at the send (live: read it before the iteration moves on) */
-  user: UserState;
-  send: LegacySend;
-  /** earlier legacy sends to this user, per channel (what frequency caps and fatigue would see) */
-  recentSends: Record<ChannelName, number[]>;
-  /** end of the log (day 0): outcomes after it are not in it */
-  logEndMs: number;
+/** Id of the decision and delivery event of a user's i-th legacy send (warmupEvents). */
+export function legacyDecisionId(user: Pick<UserTruth, 'index'>, i: number): string {
+  return `legacy-${user.index}-${i}`;
+}
+
+export interface WarmupEventOptions {
+  /** put legacyDecisionId on each delivery and its outcomes (default true); false: a real legacy log's shape */
+  decisionIds?: boolean;
+  /** more fields of the arrival profile (contact endpoints, quiet hours) */
+  profile?: Partial<Omit<ProfileUpsert, 'schemaVersion' | 'id' | 'type' | 'userId' | 'occurredAt'>>;
 }
 
 /**
- * Replays a user's warm-up log in time order from their arrival state, yielding at each legacy send the
- * state as it was then (sessions and outcomes strictly before the send): the context the send's decision
- * would have had, for learning from the history that every policy starts with.
- * @example for (const r of replayWarmup(user, log, decay)) rows.push(featuresOf(r.user, r.send));
+ * A user's warm-up history as a deployment's event log holds it (the IngestEvent contract): the arrival
+ * profile, the app sessions, each legacy send's delivery and the outcomes it led to before day 0. The
+ * simulator knows which send each outcome belongs to, so by default the delivery and its outcomes carry a
+ * decisionId (legacyDecisionId) and pretrainRows attributes them exactly; a real legacy log has none
+ * (`decisionIds: false`), and pretrainRows then falls back to the nearest preceding delivery on the channel
+ * (model/pretrain.ts), which scores about 1% of the default population's warm-up sends differently.
+ * @example pretrainRows(warmupEvents(user, log), config, { endMs: startMs })
  */
-export function* replayWarmup(
-  user: UserTruth,
-  log: WarmupLog,
-  decay: DecayOptions,
-  logEndMs: number,
-): Generator<ReplayedSend> {
-  const state = arrivalState(user, decay);
-  type Item = { atMs: number; apply: () => void } | { atMs: number; send: LegacySend };
-  const items: Item[] = [];
-  for (const t of log.sessions) {
-    items.push({ atMs: t, apply: () => applyEvent(state, { type: 'app_opened', occurredAt: iso(t) }, decay) });
+export function warmupEvents(user: UserTruth, log: WarmupLog, options: WarmupEventOptions = {}): IngestEvent[] {
+  const events: IngestEvent[] = [
+    {
+      schemaVersion: 1,
+      id: `profile-${user.index}`,
+      type: 'profile_upserted',
+      userId: user.userId,
+      occurredAt: iso(user.arrivalMs),
+      timeZone: user.zone,
+      consents: { ...user.reachable },
+      ...options.profile,
+    },
+  ];
+  for (const [i, t] of log.sessions.entries()) {
+    events.push({
+      schemaVersion: 1,
+      id: `s-${user.index}-h${i}`,
+      type: 'app_opened',
+      userId: user.userId,
+      occurredAt: iso(t),
+    });
   }
-  for (const send of log.sends) {
-    items.push({ atMs: send.atMs, send });
-    for (const o of send.outcomes) {
-      items.push({
-        atMs: o.atMs,
-        apply: () => applyEvent(state, { type: o.type, occurredAt: iso(o.atMs), channel: send.channel }, decay),
-      });
+  const withIds = options.decisionIds ?? true;
+  for (const [i, send] of log.sends.entries()) {
+    const id = legacyDecisionId(user, i);
+    const base = {
+      schemaVersion: 1 as const,
+      userId: user.userId,
+      channel: send.channel,
+      ...(withIds && { decisionId: id }),
+    };
+    events.push({ ...base, id, type: 'notification_delivered', occurredAt: iso(send.atMs) });
+    for (const [j, o] of send.outcomes.entries()) {
+      events.push({ ...base, id: `${id}-${j}`, type: o.type, occurredAt: iso(o.atMs) });
     }
   }
-  // Stable sort: at equal instants the order of the log is kept.
-  items.sort((a, b) => a.atMs - b.atMs);
-  const recentSends: Record<ChannelName, number[]> = { email: [], push: [], sms: [] };
-  for (const item of items) {
-    if ('send' in item) {
-      yield { user: state, send: item.send, recentSends, logEndMs };
-      applyEvent(
-        state,
-        { type: 'notification_delivered', occurredAt: iso(item.atMs), channel: item.send.channel },
-        decay,
-      );
-      recentSends[item.send.channel].push(item.atMs);
-    } else item.apply();
+  return events;
+}
+
+/** The history every policy starts with: what a deployment would pretrain the bandit on (sim/bandit.ts). */
+export interface WarmupHistory {
+  /** every warm-up user's events (warmupEvents), built on each call */
+  events(): Iterable<IngestEvent>;
+  /** end of the log: day 0 (outcomes after it are not in it) */
+  endMs: number;
+  /** the kind of a legacy send, by its decisionId (the event contract has no kind) */
+  kindOf(decisionId: string | undefined): string | undefined;
+}
+
+/**
+ * The warm-up logs of a seed as one history.
+ * @example const history = warmupHistory(logs, simulationStartMs(population));
+ */
+export function warmupHistory(logs: ReadonlyMap<UserTruth, WarmupLog>, endMs: number): WarmupHistory {
+  const kinds = new Map<string, string>();
+  for (const [user, log] of logs) {
+    for (const [i, send] of log.sends.entries()) kinds.set(legacyDecisionId(user, i), send.kind);
   }
+  return {
+    *events() {
+      for (const [user, log] of logs) yield* warmupEvents(user, log);
+    },
+    endMs,
+    kindOf: (decisionId) => (decisionId === undefined ? undefined : kinds.get(decisionId)),
+  };
 }

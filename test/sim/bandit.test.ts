@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import type { UserState } from '#model/user-state.ts';
 import { channelPriors, createBanditFactory, pretrain } from '#sim/bandit.ts';
 import { simulate } from '#sim/engine.ts';
 import { buildPolicySpecs } from '#sim/policies.ts';
-import { replayWarmup, type WarmupLog, warmedUpState } from '#sim/warmup.ts';
+import type { UserTruth } from '#sim/truth.ts';
+import { legacyDecisionId, type WarmupLog, warmedUpState, warmupEvents, warmupHistory } from '#sim/warmup.ts';
 import { testConfig, tinyPopulation, withoutTimings } from './helpers.ts';
 
 describe('the bandit in the simulator', () => {
@@ -89,7 +91,7 @@ describe('channelPriors', () => {
 });
 
 describe('learning from the warm-up history', () => {
-  it('replays each user’s legacy sends in time order, ending in the warmed-up state, and pretrains on them', async () => {
+  it('gives each legacy send and its outcomes as events that rebuild the warmed-up state, and pretrains on them', async () => {
     // Prepare
     const population = tinyPopulation((p) => {
       p.coldStart.warmupNotificationsPerDay = 2;
@@ -99,6 +101,7 @@ describe('learning from the warm-up history', () => {
     const { drawInitialUsers, affinityTable, ZoneClock, simulationStartMs } = await import('#sim/truth.ts');
     const { Timeline } = await import('#sim/timeline.ts');
     const { SendTimePolicy } = await import('#model/policy.ts');
+    const { applyEvent, emptyUserState } = await import('#model/user-state.ts');
     const rng = new Rng(3);
     const clock = new ZoneClock();
     const decay = { halfLifeDays: config.features.halfLifeDays, defaultTimeZone: 'UTC' };
@@ -111,44 +114,46 @@ describe('learning from the warm-up history', () => {
       timeline: new Timeline(population, rng, clock),
     };
     const startMs = simulationStartMs(population);
-    const users = drawInitialUsers(population, rng);
-    const logs = users.map((u) => {
+    const logs = new Map<UserTruth, WarmupLog>();
+    const states = new Map<UserTruth, UserState>();
+    for (const u of drawInitialUsers(population, rng)) {
       const log: WarmupLog = { sessions: [], sends: [] };
-      return { user: u, log, state: warmedUpState(u, ctx, log) };
-    });
+      states.set(u, warmedUpState(u, ctx, log));
+      if (log.sends.length) logs.set(u, log);
+    }
+    const history = warmupHistory(logs, startMs);
+
     // Act
-    let replayed = 0;
-    for (const { user, log, state } of logs) {
-      let last = Number.NEGATIVE_INFINITY;
-      let lastState = undefined as unknown as typeof state;
-      for (const r of replayWarmup(user, log, decay, startMs)) {
-        expect(r.send.atMs).toBeGreaterThanOrEqual(last);
-        expect(r.send.atMs).toBeLessThan(startMs);
-        // Nothing of the send itself is in the state yet.
-        expect(r.user.lastActiveMs ?? Number.NEGATIVE_INFINITY).toBeLessThanOrEqual(r.send.atMs);
-        last = r.send.atMs;
-        lastState = r.user;
-        replayed++;
+    let sends = 0;
+    for (const [user, log] of logs) {
+      const events = warmupEvents(user, log);
+      const replayed = emptyUserState(user.userId);
+      for (const e of events) applyEvent(replayed, e as Parameters<typeof applyEvent>[1], decay);
+      // Assess: the events hold the whole history, as warm-up built it
+      const state = states.get(user) as UserState;
+      for (const c of ['email', 'push', 'sms'] as const) {
+        expect(replayed.channels[c].sends).toBeCloseTo(state.channels[c].sends, 9);
+        expect(replayed.channels[c].opens).toBeCloseTo(state.channels[c].opens, 9);
       }
-      if (lastState) {
-        // The yielded state is live: once the replay is done it holds the whole history, as warm-up built it.
-        for (const c of ['email', 'push', 'sms'] as const) {
-          expect(lastState.channels[c].sends).toBeCloseTo(state.channels[c].sends, 9);
-          expect(lastState.channels[c].opens).toBeCloseTo(state.channels[c].opens, 9);
-        }
-        const sum = (h: number[]) => h.reduce((x, y) => x + y, 0);
-        expect(sum(lastState.engagementByHourOfWeek)).toBeCloseTo(sum(state.engagementByHourOfWeek), 9);
+      const sum = (h: number[]) => h.reduce((x, y) => x + y, 0);
+      expect(sum(replayed.engagementByHourOfWeek)).toBeCloseTo(sum(state.engagementByHourOfWeek), 9);
+      expect(replayed.timeZone).toBe(user.zone);
+      // each send's outcomes carry its decision id, and its kind is known by it
+      for (const [i, send] of log.sends.entries()) {
+        const id = legacyDecisionId(user, i);
+        const own = events.filter((e) => 'decisionId' in e && e.decisionId === id);
+        expect(own.map((e) => e.type)).toEqual(['notification_delivered', ...send.outcomes.map((o) => o.type)]);
+        expect(history.kindOf(id)).toBe(send.kind);
+        sends++;
       }
     }
     const policy = SendTimePolicy.create(config);
-    const history = function* () {
-      for (const { user, log } of logs) yield* replayWarmup(user, log, decay, startMs);
-    };
-    const learned = pretrain(policy, config, history());
+    const learned = pretrain(policy, config, history);
+
     // Assess
-    expect(replayed).toBeGreaterThan(50);
-    expect(learned).toBeGreaterThan(0.8 * replayed); // only sends whose window closed before day 0 are left out
-    expect(learned).toBeLessThan(replayed);
+    expect(sends).toBeGreaterThan(50);
+    expect(learned).toBeGreaterThan(0.8 * sends); // only sends whose window closed before day 0 are left out
+    expect(learned).toBeLessThan(sends);
     expect(policy.version).not.toBe(SendTimePolicy.create(config).version);
     policy.dispose();
   });
