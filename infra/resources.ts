@@ -184,10 +184,14 @@ export const TABLES = {
       byRewardWindow: {
         partitionKey: { name: 'rewardShard', type: 'S' },
         sortKey: { name: 'windowEndsAt', type: 'N' },
-        projection: { type: 'KEYS_ONLY' },
+        // what a reward message needs, so closing reads the index alone (lambdas/rewards/close.ts)
+        projection: {
+          type: 'INCLUDE',
+          nonKeyAttributes: ['userId', 'status', 'features', 'policyVersion', 'rewardEvents'],
+        },
         purpose:
-          "Reward window closing: Query each 'reward#<n>' shard with windowEndsAt < now - grace (epoch ms). Sparse: " +
-          'the send outcome SETs rewardShard with windowEndsAt; the close REMOVEs rewardShard.',
+          "Reward window closing: Query each 'reward#<n>' shard for windowEndsAt between the closer's watermark and " +
+          'now - grace (epoch ms). Sparse: the send outcome SETs rewardShard with windowEndsAt.',
       },
     },
     timeToLiveAttribute: 'expiresAt',

@@ -23,6 +23,7 @@ import type { TopLevelSpec } from 'vega-lite';
 import { defaultConfig } from '#config/load.ts';
 import type { ChannelName } from '#config/schema.ts';
 import type { IngestEvent, NotificationKind, NotificationRequest } from '#events/index.ts';
+import { CLOSER_WATERMARK_ID, settledReward } from '#lambdas/rewards/index.ts';
 import { decisionIdFor } from '#lambdas/shared/decision-item.ts';
 import { exportDecisionLog } from '#lambdas/shared/decision-log.ts';
 import { Rng } from '#model/random.ts';
@@ -331,12 +332,14 @@ try {
   const arms = { bandit: [] as number[], holdout: [] as number[] };
   const byDay: Record<string, { bandit: number[]; holdout: number[] }> = {};
   for (const item of items) {
-    if (item.rewardClosed !== true || typeof item.reward !== 'number') continue;
+    // the closer writes no reward on the item: it is computed from the counted events, as the closer did
+    const { closed, reward } = settledReward(item, config.reward, clock.now());
+    if (!closed || reward === undefined || item.decisionId === CLOSER_WATERMARK_ID) continue;
     const group = item.holdout ? 'holdout' : 'bandit';
-    arms[group].push(item.reward);
+    arms[group].push(reward);
     const day = `day ${Math.floor(((item.decidedAt as number) - startMs) / DAY_MS) + 1}`;
     byDay[day] ??= { bandit: [], holdout: [] };
-    byDay[day][group].push(item.reward);
+    byDay[day][group].push(reward);
   }
   const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : Number.NaN);
   const diffInterval = bootstrapDifference(arms.bandit, arms.holdout, new Rng(SEED + 1));
@@ -391,6 +394,7 @@ try {
     decisionsTable: stack.tableNames.decisions,
     from: startMs - DAY_MS,
     to: startMs + (DAYS + 3) * DAY_MS,
+    settlement: { reward: config.reward, now: clock.now() },
   })) {
     log.push(JSON.stringify(row));
   }

@@ -1,8 +1,10 @@
 /**
- * `sto export --out FILE --from ISO --to ISO [--table NAME] [--region R] [--endpoint URL]`: writes the
+ * `sto export --out FILE --from ISO --to ISO [--table NAME] [--region R] [--endpoint URL] [--config FILE]`: writes the
  * decisions made in [from, to) as a JSONL decision log (lambdas/shared/decision-log.ts, format
  * decision-log/1), the input of `sto evaluate` and `sto report`. Content and contact data are never
- * exported. It Scans the decisions table: the read cost is the whole table's size, whatever the range
+ * exported. Each row's reward is computed from the event types counted on the decision, by the reward
+ * weights of `--config` (default: the shipped config), and is final once its window plus the late-event
+ * grace has passed (settledReward). It Scans the decisions table: the read cost is the whole table's size, whatever the range
  * (see exportDecisionLog).
  */
 import { once } from 'node:events';
@@ -12,6 +14,7 @@ import { dirname, resolve } from 'node:path';
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Command } from 'commander';
+import { defaultConfig, loadConfigFile } from '#config/load.ts';
 import { exportDecisionLog } from '#lambdas/shared/decision-log.ts';
 import { CliError } from '../errors.ts';
 
@@ -22,6 +25,8 @@ export interface ExportOptions {
   table?: string;
   region?: string;
   endpoint?: string;
+  /** analyst config whose reward weights score the counted events (default: the shipped default config) */
+  config?: string;
 }
 
 export interface ExportResult {
@@ -65,6 +70,7 @@ export async function runExport(options: ExportOptions, env: NodeJS.ProcessEnv =
       clientConfig.credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
     }
   }
+  const config = options.config ? loadConfigFile(options.config) : defaultConfig();
   const file = resolve(options.out);
   await mkdir(dirname(file), { recursive: true });
   // Written next to the target and renamed at the end: a failed export leaves no half-written log behind.
@@ -79,6 +85,7 @@ export async function runExport(options: ExportOptions, env: NodeJS.ProcessEnv =
       decisionsTable: table,
       from,
       to,
+      settlement: { reward: config.reward, now: Date.now() },
       onPage: (page) => {
         result.pages++;
         result.scanned += page.scanned;
@@ -125,6 +132,10 @@ export function registerExport(program: Command): void {
     .option('--table <name>', 'decisions table (default: $DECISIONS_TABLE_NAME)')
     .option('--region <region>', 'AWS region (default: $AWS_REGION)')
     .option('--endpoint <url>', 'DynamoDB endpoint, e.g. the local stack http://127.0.0.1:8000')
+    .option(
+      '--config <file>',
+      "analyst config whose reward weights score each decision's counted events (default: the shipped config)",
+    )
     .action(async (options: ExportOptions) => {
       const r = await runExport(options);
       process.stdout.write(

@@ -1,28 +1,38 @@
 /**
  * Window closing: a sent decision whose attribution window has ended gets its reward, computed from
- * the event types counted on it (0 when there are none), and one message to the rewards queue.
+ * the event types counted on it (0 when there are none), as one message to the rewards queue. Closing
+ * writes nothing per decision: that write was a sixth of the loop's DynamoDB requests per notification.
  *
- * Finding them: a sparse index over the decisions table (REWARD_WINDOW_INDEX, proposed for
- * infra/resources.ts) holds exactly the decisions whose window is open: the send-outcome write SETs
- * `rewardShard` and `windowEndsAt` (openRewardWindow below), the close REMOVEs `rewardShard`.
+ * Finding them: a sparse index over the decisions table (REWARD_WINDOW_INDEX, infra/resources.ts) holds
+ * every decision whose window was opened: the send-outcome write SETs `rewardShard` and `windowEndsAt`
+ * (openRewardWindow below). It projects what the message needs (features, counted events, status,
+ * policy version), so closing reads the index alone: no read of the items.
  *
- * Order: **send, then close**. The closer reads the item (strongly consistent), sends the reward
- * message, and only then writes the close (`rewardClosed = true`, `reward`, REMOVE `rewardShard`) with
- * one conditional UpdateItem. A closer that dies between the two leaves the decision in the index; the
- * next sweep sends it again and closes it, and the learner, which remembers the decision ids it applied,
- * skips the duplicate. Closing first would need a second write per decision to mark "message sent"
- * (or lose the reward on a crash). The resent reward is the same: attribution refuses events once the
- * window plus `lateEventGraceMs` is over, and closing waits that long, so the counted events are final.
+ * What is closed already: one watermark item in the decisions table (CLOSER_WATERMARK_ID) holds, per
+ * shard, `closedThrough`: every decision of the shard with windowEndsAt at or before it has had its
+ * message sent. Each sweep queries each shard for windowEndsAt in (closedThrough, cutoff], sends the
+ * messages, and only then moves the watermarks forward with one conditional write (on the item's
+ * version `v`). Never past a decision whose message was not accepted (the mark stops just before it),
+ * never into the middle of a run of equal windowEndsAt (a page ends after the whole run).
  *
- * Cost per decision: its share of a Query page, one strongly consistent read (BatchGetItem), a tenth
- * of a SendMessageBatch, and one write.
+ * Order: **send, then advance**. A closer that dies between the two, or two overlapping closers, send
+ * a reward twice; the learner remembers the decision ids it applied and skips the second (as for an SQS
+ * redelivery). The rewards are the same each time: attribution refuses events once the window plus
+ * `lateEventGraceMs` is over, and the cutoff waits that long plus `indexSettleMs`, so the index (eventually
+ * consistent) has the last counted event type long before it is read.
+ *
+ * Reward of a decision afterwards (export, reports): computed from the same counted events and the
+ * config's weights, final once `windowEndsAt + lateEventGraceMs` has passed (settledReward below).
+ *
+ * Cost per run: one GetItem, one Query page per shard (more with more decisions), a tenth of a
+ * SendMessageBatch per decision, one UpdateItem. Nothing per decision in DynamoDB.
  */
 
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { SendMessageBatchCommand, type SendMessageBatchRequestEntry, type SQSClient } from '@aws-sdk/client-sqs';
 import {
-  BatchGetCommand,
   type DynamoDBDocumentClient,
+  GetCommand,
   type NativeAttributeValue,
   QueryCommand,
   UpdateCommand,
@@ -33,7 +43,6 @@ import { DEFAULT_LATE_EVENT_GRACE_MS, type RewardsLogger } from './attribute.ts'
 import { REWARD_MESSAGE_FORMAT, type RewardMessage } from './message.ts';
 import { computeReward, type RewardSettings } from './reward.ts';
 
-/** Name of the sparse index of open reward windows on the decisions table. */
 export const REWARD_WINDOW_INDEX_NAME = 'byRewardWindow';
 
 /** The index definition, from the one source of truth. */
@@ -69,6 +78,12 @@ export function openRewardWindow(
   };
 }
 
+/** Key (decisionId) of the closer's watermark item in the decisions table; no decision id has this form. */
+export const CLOSER_WATERMARK_ID = 'closer#rewards';
+
+/** How long after the cutoff the index is trusted to hold the last write (GSIs are eventually consistent). */
+export const DEFAULT_INDEX_SETTLE_MS = 60_000;
+
 export interface CloseDeps {
   doc: DynamoDBDocumentClient;
   sqs: SQSClient;
@@ -85,39 +100,39 @@ export interface CloseDeps {
   shards?: number;
   /** default DEFAULT_LATE_EVENT_GRACE_MS; must equal attribution's */
   lateEventGraceMs?: number;
-  /** most decisions closed per call (the rest wait for the next sweep); default 2000 */
+  /** default DEFAULT_INDEX_SETTLE_MS */
+  indexSettleMs?: number;
+  /** about the most decisions closed per call (the rest wait for the next sweep); default 2000 */
   maxDecisions?: number;
-  /** close writes in parallel; default 16 */
-  concurrency?: number;
 }
 
 export interface CloseOutcome {
-  /** decisions closed by this call */
+  /** decisions closed by this call: message accepted, or closed without one */
   closed: number;
-  /** reward messages sent (a decision resent after a crash counts again) */
+  /** reward messages sent (a decision resent after a crash or by an overlapping closer counts again) */
   sent: number;
   /** closed without a message: the send was never confirmed (maybe_sent, no engagement) or its row is unusable */
   closedWithoutMessage: number;
-  /** found in the index but closed already (index lag, or a concurrent closer won) */
-  alreadyClosed: number;
-  /** decisions left for the next sweep after a failed send or write */
+  /** decisions left for the next sweep after a failed send */
   failed: number;
-  /** the budget was reached or a read was throttled: call again */
+  /** another closer moved the watermark first: this call's messages were duplicates the learner skips */
+  watermarkConflict: boolean;
+  /** the budget was reached: call again */
   more: boolean;
   readRequests: number;
   writeRequests: number;
 }
 
-/** The attributes of a decision item closing reads. */
+/** The attributes of a decision as the window index projects them. */
 interface ClosingItem {
   decisionId: string;
+  rewardShard: string;
+  windowEndsAt: number;
   userId?: string;
   status?: string;
   features?: string | Uint8Array;
   policyVersion?: string;
   rewardEvents?: Set<string>;
-  rewardClosed?: boolean;
-  windowEndsAt?: number;
 }
 
 interface Closing {
@@ -127,10 +142,13 @@ interface Closing {
   message?: RewardMessage;
 }
 
+/** Per shard (its number), every decision with windowEndsAt at or before the mark has been closed. */
+type Watermarks = Record<number, number>;
+
 /**
- * Closes every decision whose attribution window ended more than the late-event grace before `now`:
- * sends its reward to the rewards queue, then marks it closed. Idempotent and safe to run concurrently
- * (the close is conditional; a reward sent twice is applied once by the learner).
+ * Closes every decision whose attribution window ended more than the late-event grace (plus the index's
+ * settle time) before `now`: sends its reward to the rewards queue, then moves the shard's watermark past
+ * it. Idempotent and safe to run concurrently (a reward sent twice is applied once by the learner).
  * @example
  *   // in the sweeper, each run:
  *   const outcome = await closeExpiredRewards({ doc, sqs, decisionsTable, rewardsQueueUrl,
@@ -141,33 +159,66 @@ export async function closeExpiredRewards(deps: CloseDeps, now: number): Promise
     closed: 0,
     sent: 0,
     closedWithoutMessage: 0,
-    alreadyClosed: 0,
     failed: 0,
+    watermarkConflict: false,
     more: false,
     readRequests: 0,
     writeRequests: 0,
   };
-  const cutoff = now - (deps.lateEventGraceMs ?? DEFAULT_LATE_EVENT_GRACE_MS);
-  const ids = await expiredDecisionIds(deps, cutoff, outcome);
-  const items = await readDecisions(deps, ids, outcome);
+  // windows that ended strictly before now - grace - settle: windowEndsAt <= through (epoch ms are integers)
+  const through =
+    now - (deps.lateEventGraceMs ?? DEFAULT_LATE_EVENT_GRACE_MS) - (deps.indexSettleMs ?? DEFAULT_INDEX_SETTLE_MS) - 1;
+  const { marks, version } = await readWatermarks(deps, outcome);
+  const shards = deps.shards ?? REWARD_SHARD_COUNT;
+  const perShard = Math.max(1, Math.ceil((deps.maxDecisions ?? 2000) / shards));
+  const found = await Promise.all(
+    Array.from({ length: shards }, (_, n) => endedWindows(deps, n, marks[n] ?? 0, through, perShard, outcome)),
+  );
 
-  const closings: Closing[] = [];
-  for (const item of items) {
-    if (item.rewardClosed === true) {
-      outcome.alreadyClosed++;
-      continue;
+  const closings = found.flatMap((f) => f.items.map((item) => prepareClosing(item, deps, now)));
+  const failedIds = await sendRewards(deps, closings, outcome);
+
+  const next: Watermarks = {};
+  for (const [n, f] of found.entries()) {
+    const from = marks[n] ?? 0;
+    // everything up to here was read; stop just before the first decision whose message was not accepted
+    let mark = f.complete ? through : (f.items.at(-1)?.windowEndsAt ?? from);
+    for (const item of f.items) {
+      if (failedIds.has(item.decisionId)) {
+        mark = Math.min(mark, item.windowEndsAt - 1);
+        break;
+      }
     }
-    if (item.windowEndsAt === undefined || !(item.windowEndsAt < cutoff)) continue;
-    closings.push(prepareClosing(item, deps, now));
+    if (mark > from) next[n] = mark;
   }
-
-  const sent = await sendRewards(deps, closings, outcome);
-  const toClose = closings.filter((c) => !c.message || sent.has(c.item.decisionId));
-  await forEachLimited(toClose, deps.concurrency ?? 16, (c) => closeDecision(deps, c, cutoff, now, outcome));
-  if (outcome.closed + outcome.alreadyClosed + outcome.failed > 0) {
+  for (const c of closings) {
+    if (failedIds.has(c.item.decisionId)) continue;
+    outcome.closed++;
+    if (!c.message) outcome.closedWithoutMessage++;
+  }
+  if (Object.keys(next).length > 0) await advanceWatermarks(deps, next, version, outcome);
+  if (outcome.closed + outcome.failed > 0 || outcome.watermarkConflict) {
     deps.logger.info('reward windows closed', { ...outcome });
   }
   return outcome;
+}
+
+/**
+ * A decision's reward as the closer computes it, and whether it is final (attribution counts nothing
+ * after windowEndsAt + the grace). For exports and reports: the decision item keeps the counted event
+ * types, not the reward. Items closed by an earlier version carry `rewardClosed` and `reward`; those win.
+ * @example settledReward(item, config.reward, Date.now()) // { closed: true, reward: 0.3 }
+ */
+export function settledReward(
+  item: { windowEndsAt?: number; rewardEvents?: Iterable<string>; rewardClosed?: boolean; reward?: number },
+  reward: Pick<RewardSettings, 'weights' | 'combine'>,
+  now: number,
+  lateEventGraceMs: number = DEFAULT_LATE_EVENT_GRACE_MS,
+): { closed: boolean; reward?: number } {
+  if (item.rewardClosed === true && typeof item.reward === 'number') return { closed: true, reward: item.reward };
+  const windowEndsAt = item.windowEndsAt === undefined ? undefined : Number(item.windowEndsAt);
+  if (windowEndsAt === undefined || !(windowEndsAt + lateEventGraceMs < now)) return { closed: false };
+  return { closed: true, reward: computeReward(item.rewardEvents ?? [], reward) };
 }
 
 function prepareClosing(item: ClosingItem, deps: CloseDeps, now: number): Closing {
@@ -204,67 +255,112 @@ function featuresBase64(value: string | Uint8Array | undefined): string | undefi
   return base64.length >= 4 ? base64 : undefined;
 }
 
-async function expiredDecisionIds(deps: CloseDeps, cutoff: number, outcome: CloseOutcome): Promise<string[]> {
-  const shards = deps.shards ?? REWARD_SHARD_COUNT;
-  const budget = deps.maxDecisions ?? 2000;
-  const perShard = Math.max(1, Math.ceil(budget / shards));
-  const lists = await Promise.all(
-    Array.from({ length: shards }, async (_, n) => {
-      const ids: string[] = [];
-      let start: Record<string, NativeAttributeValue> | undefined;
-      do {
-        const page = await deps.doc.send(
-          new QueryCommand({
-            TableName: deps.decisionsTable,
-            IndexName: deps.indexName ?? REWARD_WINDOW_INDEX_NAME,
-            KeyConditionExpression: 'rewardShard = :shard AND windowEndsAt < :cutoff',
-            ExpressionAttributeValues: { ':shard': `reward#${n}`, ':cutoff': cutoff },
-            Limit: Math.min(perShard - ids.length, 1000),
-            ExclusiveStartKey: start,
-          }),
-        );
-        outcome.readRequests++;
-        for (const item of page.Items ?? []) ids.push(item.decisionId as string);
-        start = page.LastEvaluatedKey;
-      } while (start && ids.length < perShard);
-      if (start) outcome.more = true;
-      return ids;
-    }),
+const markAttribute = (n: number) => `closedThrough${n}`;
+
+async function readWatermarks(
+  deps: CloseDeps,
+  outcome: CloseOutcome,
+): Promise<{ marks: Watermarks; version?: number }> {
+  const { Item } = await deps.doc.send(
+    new GetCommand({ TableName: deps.decisionsTable, Key: { decisionId: CLOSER_WATERMARK_ID }, ConsistentRead: true }),
   );
-  return [...new Set(lists.flat())];
-}
-
-async function readDecisions(deps: CloseDeps, ids: string[], outcome: CloseOutcome): Promise<ClosingItem[]> {
-  const items: ClosingItem[] = [];
-  for (let i = 0; i < ids.length; i += 100) {
-    let keys: Record<string, NativeAttributeValue>[] = ids.slice(i, i + 100).map((decisionId) => ({ decisionId }));
-    for (let attempt = 0; keys.length > 0 && attempt < 4; attempt++) {
-      const result = await deps.doc.send(
-        new BatchGetCommand({
-          RequestItems: {
-            [deps.decisionsTable]: {
-              Keys: keys,
-              // strongly consistent: the counted events must be the final ones, not an index's or a replica's
-              ConsistentRead: true,
-              ProjectionExpression:
-                'decisionId, userId, #status, features, policyVersion, rewardEvents, rewardClosed, windowEndsAt',
-              ExpressionAttributeNames: { '#status': 'status' },
-            },
-          },
-        }),
-      );
-      outcome.readRequests++;
-      items.push(...((result.Responses?.[deps.decisionsTable] ?? []) as ClosingItem[]));
-      keys = (result.UnprocessedKeys?.[deps.decisionsTable]?.Keys ?? []) as Record<string, NativeAttributeValue>[];
-    }
-    if (keys.length > 0) outcome.more = true;
+  outcome.readRequests++;
+  const marks: Watermarks = {};
+  if (!Item) return { marks };
+  for (let n = 0; n < (deps.shards ?? REWARD_SHARD_COUNT); n++) {
+    const mark = Item[markAttribute(n)];
+    if (typeof mark === 'number') marks[n] = mark;
   }
-  return items;
+  return { marks, version: typeof Item.v === 'number' ? Item.v : undefined };
 }
 
-/** Sends the messages of the closings that have one; returns the decision ids whose message was accepted. */
+/** One conditional write for every shard that moved: lost to a concurrent closer, it changes nothing. */
+async function advanceWatermarks(
+  deps: CloseDeps,
+  next: Watermarks,
+  version: number | undefined,
+  outcome: CloseOutcome,
+) {
+  const names: Record<string, string> = {};
+  const values: Record<string, NativeAttributeValue> = { ':one': 1 };
+  const sets = Object.entries(next).map(([n, mark]) => {
+    names[`#m${n}`] = markAttribute(Number(n));
+    values[`:m${n}`] = mark;
+    return `#m${n} = :m${n}`;
+  });
+  if (version !== undefined) values[':v'] = version;
+  try {
+    outcome.writeRequests++;
+    await deps.doc.send(
+      new UpdateCommand({
+        TableName: deps.decisionsTable,
+        Key: { decisionId: CLOSER_WATERMARK_ID },
+        UpdateExpression: `SET ${sets.join(', ')} ADD v :one`,
+        ConditionExpression: version === undefined ? 'attribute_not_exists(v)' : 'v = :v',
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+      }),
+    );
+  } catch (error) {
+    if (!(error instanceof ConditionalCheckFailedException)) {
+      // the messages went out: the next run resends them, the learner skips the duplicates
+      deps.logger.warn('reward watermark not moved; the next sweep resends (the learner skips a resent reward)', {
+        error: (error as Error).name,
+        detail: (error as Error).message,
+      });
+      outcome.failed += outcome.closed;
+      outcome.closed = 0;
+      outcome.closedWithoutMessage = 0;
+      return;
+    }
+    outcome.watermarkConflict = true;
+  }
+}
+
+/**
+ * The decisions of one shard with windowEndsAt in (from, through], oldest first, about `budget` of them:
+ * a page that reaches the budget still takes every decision with the same windowEndsAt as its last, so
+ * a watermark at that instant skips none. `complete`: nothing more up to `through`.
+ */
+async function endedWindows(
+  deps: CloseDeps,
+  shard: number,
+  from: number,
+  through: number,
+  budget: number,
+  outcome: CloseOutcome,
+): Promise<{ items: ClosingItem[]; complete: boolean }> {
+  const items: ClosingItem[] = [];
+  if (!(through > from)) return { items, complete: true };
+  let start: Record<string, NativeAttributeValue> | undefined;
+  do {
+    const page = await deps.doc.send(
+      new QueryCommand({
+        TableName: deps.decisionsTable,
+        IndexName: deps.indexName ?? REWARD_WINDOW_INDEX_NAME,
+        KeyConditionExpression: 'rewardShard = :shard AND windowEndsAt BETWEEN :from AND :through',
+        ExpressionAttributeValues: { ':shard': `reward#${shard}`, ':from': from + 1, ':through': through },
+        Limit: Math.min(Math.max(budget - items.length, 0) + 1, 1000),
+        ExclusiveStartKey: start,
+      }),
+    );
+    outcome.readRequests++;
+    for (const item of (page.Items ?? []) as ClosingItem[]) {
+      const last = items.at(-1);
+      if (items.length >= budget && last && item.windowEndsAt !== last.windowEndsAt) {
+        outcome.more = true;
+        return { items, complete: false };
+      }
+      items.push(item);
+    }
+    start = page.LastEvaluatedKey;
+  } while (start);
+  return { items, complete: true };
+}
+
+/** Sends the messages of the closings that have one; returns the decision ids whose message was not accepted. */
 async function sendRewards(deps: CloseDeps, closings: Closing[], outcome: CloseOutcome): Promise<Set<string>> {
-  const accepted = new Set<string>();
+  const failed = new Set<string>();
   const withMessage = closings.filter((c) => c.message);
   const chunks: Closing[][] = [];
   for (let i = 0; i < withMessage.length; i += 10) chunks.push(withMessage.slice(i, i + 10));
@@ -277,9 +373,10 @@ async function sendRewards(deps: CloseDeps, closings: Closing[], outcome: CloseO
       const result = await deps.sqs.send(
         new SendMessageBatchCommand({ QueueUrl: deps.rewardsQueueUrl, Entries: entries }),
       );
-      for (const ok of result.Successful ?? []) accepted.add(chunk[Number(ok.Id)].item.decisionId);
+      outcome.sent += result.Successful?.length ?? 0;
       for (const bad of result.Failed ?? []) {
         outcome.failed++;
+        failed.add(chunk[Number(bad.Id)].item.decisionId);
         deps.logger.warn('reward message not accepted; the decision stays open for the next sweep', {
           decisionId: chunk[Number(bad.Id)].item.decisionId,
           code: bad.Code,
@@ -287,6 +384,7 @@ async function sendRewards(deps: CloseDeps, closings: Closing[], outcome: CloseO
       }
     } catch (error) {
       outcome.failed += chunk.length;
+      for (const c of chunk) failed.add(c.item.decisionId);
       deps.logger.warn('reward messages not sent; the decisions stay open for the next sweep', {
         decisions: chunk.length,
         error: (error as Error).name,
@@ -294,38 +392,7 @@ async function sendRewards(deps: CloseDeps, closings: Closing[], outcome: CloseO
       });
     }
   });
-  outcome.sent += accepted.size;
-  return accepted;
-}
-
-async function closeDecision(deps: CloseDeps, c: Closing, cutoff: number, now: number, outcome: CloseOutcome) {
-  try {
-    outcome.writeRequests++;
-    await deps.doc.send(
-      new UpdateCommand({
-        TableName: deps.decisionsTable,
-        Key: { decisionId: c.item.decisionId },
-        UpdateExpression: 'SET rewardClosed = :true, reward = :reward, rewardClosedAt = :now REMOVE rewardShard',
-        ConditionExpression:
-          'attribute_exists(decisionId) AND (attribute_not_exists(rewardClosed) OR rewardClosed <> :true) AND ' +
-          'windowEndsAt < :cutoff',
-        ExpressionAttributeValues: { ':true': true, ':reward': c.reward, ':now': now, ':cutoff': cutoff },
-      }),
-    );
-    outcome.closed++;
-    if (!c.message) outcome.closedWithoutMessage++;
-  } catch (error) {
-    if (error instanceof ConditionalCheckFailedException) {
-      outcome.alreadyClosed++;
-      return;
-    }
-    outcome.failed++;
-    deps.logger.warn('reward window not closed; the next sweep retries (the learner skips a resent reward)', {
-      decisionId: c.item.decisionId,
-      error: (error as Error).name,
-      detail: (error as Error).message,
-    });
-  }
+  return failed;
 }
 
 async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {

@@ -20,6 +20,8 @@ import type { ChannelName } from '#config/schema.ts';
 import { ARM_BLOCK_REASONS, type ArmBlockReason } from '#model/guardrails.ts';
 import type { PolicyName } from '#model/policy.ts';
 import { CHANNELS } from '#model/user-state.ts';
+import { settledReward } from '../rewards/close.ts';
+import type { RewardSettings } from '../rewards/reward.ts';
 import {
   DECISION_STATUSES,
   type DecisionItem,
@@ -126,6 +128,7 @@ export type LoggedDecision = Pick<
       | 'reward'
       | 'rewardEvents'
       | 'rewardClosed'
+      | 'windowEndsAt'
     >
   >;
 
@@ -141,12 +144,27 @@ function defined<T extends object>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined && v !== null)) as T;
 }
 
+/** How a row's reward is settled from the counted events (the closer writes no reward on the item). */
+export interface RewardSettlement {
+  /** config.reward: weights and combine */
+  reward: Pick<RewardSettings, 'weights' | 'combine'>;
+  /** the export's instant, epoch ms: a window is final once its end plus the grace is before it */
+  now: number;
+  /** default DEFAULT_LATE_EVENT_GRACE_MS (attribution's) */
+  lateEventGraceMs?: number;
+}
+
 /**
  * The log row of a decision item (as the DocumentClient returns it, or as decisionItem() builds it).
  * Content, the deferred request and every attribute not listed in DecisionLogRow are left out.
- * @example const row = toDecisionLogRow(item); out.write(`${JSON.stringify(row)}\n`);
+ * With `settlement`, `reward` and `rewardClosed` come from the counted events (settledReward, as the
+ * closer computes them); without, from the item's own `reward` / `rewardClosed` if it has them.
+ * @example const row = toDecisionLogRow(item, { reward: config.reward, now: Date.now() });
  */
-export function toDecisionLogRow(item: LoggedDecision | DecisionItem): DecisionLogRow {
+export function toDecisionLogRow(item: LoggedDecision | DecisionItem, settlement?: RewardSettlement): DecisionLogRow {
+  const settled = settlement
+    ? settledReward(item, settlement.reward, settlement.now, settlement.lateEventGraceMs)
+    : { closed: item.rewardClosed, reward: item.reward };
   const recentSends: Partial<Record<ChannelName, number[]>> = {};
   for (const c of CHANNELS) {
     const at = item.input.recentSends?.[c];
@@ -193,9 +211,9 @@ export function toDecisionLogRow(item: LoggedDecision | DecisionItem): DecisionL
     stopReason: item.stopReason,
     failureReason: item.failureReason,
     sentAt: item.sentAt === undefined ? undefined : iso(Number(item.sentAt)),
-    reward: item.reward,
+    reward: settled.reward,
     rewardEvents: item.rewardEvents ? [...item.rewardEvents].sort() : undefined,
-    rewardClosed: item.rewardClosed,
+    rewardClosed: settled.closed || undefined,
   });
 }
 
@@ -358,6 +376,7 @@ const EXPORTED_ATTRIBUTES = [
   'reward',
   'rewardEvents',
   'rewardClosed',
+  'windowEndsAt',
 ] as const;
 
 export interface ExportDecisionLogOptions {
@@ -371,6 +390,8 @@ export interface ExportDecisionLogOptions {
   pageSize?: number;
   /** called after every page with what it cost (progress, cost accounting) */
   onPage?: (page: { scanned: number; returned: number; consumedCapacity?: number }) => void;
+  /** rewards from the counted events by these weights (toDecisionLogRow); without, only stored rewards */
+  settlement?: RewardSettlement;
 }
 
 /**
@@ -416,7 +437,7 @@ export async function* exportDecisionLog(options: ExportDecisionLogOptions): Asy
       returned: items.length,
       consumedCapacity: page.ConsumedCapacity?.CapacityUnits,
     });
-    for (const item of items) yield toDecisionLogRow(item);
+    for (const item of items) yield toDecisionLogRow(item, options.settlement);
     startKey = page.LastEvaluatedKey;
   } while (startKey);
 }

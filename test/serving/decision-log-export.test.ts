@@ -181,6 +181,38 @@ describe('exportDecisionLog', () => {
   });
 });
 
+describe('rewards in the log', () => {
+  it("computes a row's reward from the counted events once the window and the grace are over, by the weights given", () => {
+    // Prepare: a sent decision with an open and a click counted, as the closer leaves it (no reward on the item)
+    const [fixture] = fixtureDecisions({ config, count: 1 });
+    const windowEndsAt = Number(fixture.item.sendAt) + 24 * HOUR;
+    const item: DecisionItem = {
+      ...fixture.item,
+      status: 'sent',
+      windowEndsAt,
+      rewardEvents: new Set(['notification_clicked', 'notification_opened']),
+      reward: undefined,
+      rewardClosed: undefined,
+    };
+    const grace = 30 * 60_000;
+    const sum = { ...config.reward, combine: 'sum' as const };
+
+    // Act
+    const open = toDecisionLogRow(item, { reward: config.reward, now: windowEndsAt + grace });
+    const closed = toDecisionLogRow(item, { reward: config.reward, now: windowEndsAt + grace + 1 });
+    const summed = toDecisionLogRow(item, { reward: sum, now: windowEndsAt + grace + 1 });
+
+    // Assess
+    expect(open.rewardClosed).toBeUndefined();
+    expect(open.reward).toBeUndefined();
+    expect(closed).toMatchObject({ rewardClosed: true, reward: config.reward.weights.notification_clicked });
+    expect(summed.reward).toBeCloseTo(
+      config.reward.weights.notification_clicked + config.reward.weights.notification_opened,
+      12,
+    );
+  });
+});
+
 describe('sto export', () => {
   let out = '';
   let err = '';

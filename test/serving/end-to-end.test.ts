@@ -8,6 +8,7 @@ import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterEach, describe, expect, it } from 'vitest';
 import { defaultConfig } from '#config/load.ts';
 import type { NotificationRequest } from '#events/index.ts';
+import { settledReward } from '#lambdas/rewards/index.ts';
 import { decisionIdFor } from '#lambdas/shared/decision-item.ts';
 import { type LocalLoop, SimulatedClock, startLocalLoop } from '#local/loop.ts';
 import { readSentEmails } from '#local/ses-inbox.ts';
@@ -114,10 +115,10 @@ describe('end to end', () => {
     await loop.sweep();
     await loop.settle();
     const closed = await read();
-    expect(closed.rewardClosed).toBe(true);
-    expect(closed.reward).toBe(
-      Math.max(config.reward.weights.notification_opened, config.reward.weights.notification_clicked),
-    );
+    expect(settledReward(closed, config.reward, clock.now())).toEqual({
+      closed: true,
+      reward: Math.max(config.reward.weights.notification_opened, config.reward.weights.notification_clicked),
+    });
     expect(loop.stats.rewardsApplied).toBe(1);
     const { Items = [] } = await s.clients.doc.send(
       new QueryCommand({

@@ -48,12 +48,15 @@ import { type IngestDeps, ingestBatch } from '#lambdas/ingest/apply-events.ts';
 import { decodeUserState } from '#lambdas/ingest/user-item.ts';
 import { type LearnerDeps, learnRewards } from '#lambdas/learner/learner.ts';
 import {
+  CLOSER_WATERMARK_ID,
   type CloseDeps,
   closeExpiredRewards,
   computeReward,
+  DEFAULT_INDEX_SETTLE_MS,
   DEFAULT_LATE_EVENT_GRACE_MS,
   isRewardedType,
   type RewardMessage,
+  settledReward,
 } from '#lambdas/rewards/index.ts';
 import { type DecisionItem, decisionIdFor } from '#lambdas/shared/decision-item.ts';
 import { HeadModelCache, modelTableStore } from '#lambdas/shared/model-store.ts';
@@ -826,12 +829,13 @@ class LoopRun {
       const at = q.nextVisibleAt();
       if (at !== undefined) instants.push(at);
     }
+    const watermark = await this.watermark();
     for (const item of await this.decisions()) {
       if (item.dueShard !== undefined && item.dueAt !== undefined) {
         instants.push(item.status === 'scheduled' ? item.dueAt - DEFAULT_LOOKAHEAD_MS : item.dueAt);
       }
-      if (item.rewardShard !== undefined && item.windowEndsAt !== undefined && item.rewardClosed !== true) {
-        instants.push(item.windowEndsAt + DEFAULT_LATE_EVENT_GRACE_MS + 1);
+      if (item.rewardShard !== undefined && item.windowEndsAt !== undefined && !closedBy(watermark, item)) {
+        instants.push(item.windowEndsAt + DEFAULT_LATE_EVENT_GRACE_MS + DEFAULT_INDEX_SETTLE_MS + 1);
       }
     }
     return instants.length > 0 ? Math.min(...instants) : undefined;
@@ -844,10 +848,24 @@ class LoopRun {
       const page = await this.stack.clients.doc.send(
         new ScanCommand({ TableName: this.stack.tableNames.decisions, ConsistentRead: true, ExclusiveStartKey: start }),
       );
-      items.push(...((page.Items ?? []) as DecisionItem[]));
+      for (const item of (page.Items ?? []) as DecisionItem[]) {
+        if (item.decisionId !== CLOSER_WATERMARK_ID) items.push(item);
+      }
       start = page.LastEvaluatedKey;
     } while (start);
     return items;
+  }
+
+  /** The window closer's watermark item (lambdas/rewards/close.ts), if it has written one. */
+  async watermark(): Promise<Record<string, unknown> | undefined> {
+    const { Item } = await this.stack.clients.doc.send(
+      new GetCommand({
+        TableName: this.stack.tableNames.decisions,
+        Key: { decisionId: CLOSER_WATERMARK_ID },
+        ConsistentRead: true,
+      }),
+    );
+    return Item;
   }
 }
 
@@ -911,6 +929,13 @@ function summarize(queue: QueueName, body: string): string {
 // ---------------------------------------------------------------------------------------------
 
 const FINAL = new Set(['sent', 'maybe_sent', 'stopped', 'failed', 'dropped']);
+
+/** Whether the closer's watermark has passed the decision's window (its reward message went out). */
+function closedBy(watermark: Record<string, unknown> | undefined, item: DecisionItem): boolean {
+  if (!watermark || item.rewardShard === undefined || item.windowEndsAt === undefined) return false;
+  const mark = watermark[`closedThrough${item.rewardShard.split('#')[1]}`];
+  return typeof mark === 'number' && mark >= Number(item.windowEndsAt);
+}
 const zoneClock = new ZoneClock();
 
 /**
@@ -1036,13 +1061,16 @@ async function assertPromisesHold(run: LoopRun): Promise<void> {
     const emitted = [...(run.emitted.get(decisionId) ?? [])].filter((t) => isRewardedType(t, config.reward));
     expect(emitted, `${decisionId}: rewarded event types were emitted`).toEqual(expect.arrayContaining(first.events));
     const item = items.get(decisionId);
-    expect(item?.rewardClosed, `${decisionId}: closed`).toBe(true);
-    expect(item?.reward, `${decisionId}: stored reward`).toBe(first.reward);
+    expect(item && settledReward(item, config.reward, run.clock), `${decisionId}: closed, its reward`).toEqual({
+      closed: true,
+      reward: first.reward,
+    });
     expect([...(item?.rewardEvents ?? [])].sort(), `${decisionId}: stored events`).toEqual(first.events);
   }
+  const watermark = await run.watermark();
   for (const item of items.values()) {
     if (item.status !== 'sent' && item.status !== 'maybe_sent') continue;
-    expect(item.rewardClosed, `${item.decisionId}: reward window closed`).toBe(true);
+    expect(closedBy(watermark, item), `${item.decisionId}: reward window closed`).toBe(true);
     if (item.status === 'sent') expect(byDecision.has(item.decisionId), `${item.decisionId}: rewarded`).toBe(true);
   }
   const head = await modelTableStore(run.stack.clients.doc, run.stack.tableNames.model).readHead();

@@ -3,7 +3,8 @@
  * once per decision and type, only within the window, rewards by the config's weights and combine,
  * windows without engagement closed with 0, and a closer that dies between sending and closing.
  */
-import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
+import { DeleteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { AnalystConfig } from '#config/schema.ts';
 import { type IngestEvent, parseIngestEvent } from '#events/index.ts';
@@ -11,11 +12,14 @@ import { learnRewards } from '#lambdas/learner/learner.ts';
 import {
   type AttributionDeps,
   attributeEngagement,
+  CLOSER_WATERMARK_ID,
   type CloseDeps,
   closeExpiredRewards,
+  DEFAULT_INDEX_SETTLE_MS,
   DEFAULT_LATE_EVENT_GRACE_MS,
   decodeFeatureRow,
   type RewardsLogger,
+  settledReward,
 } from '#lambdas/rewards/index.ts';
 import { modelTableStore } from '#lambdas/shared/model-store.ts';
 import type { LocalStack } from '#local/stack.ts';
@@ -75,12 +79,20 @@ function closing(s: LocalStack, config: AnalystConfig, overrides: Partial<CloseD
   };
 }
 
-/** After the window (24 h by default) and the late-event grace. */
-const AFTER_CLOSE = T0 + 24 * HOUR + GRACE + 1;
+/** After the window (24 h by default), the late-event grace and the index's settle time. */
+const AFTER_CLOSE = T0 + 24 * HOUR + GRACE + DEFAULT_INDEX_SETTLE_MS + 1;
 
-async function sendDecision(s: LocalStack, config: AnalystConfig, decisionId: string, seed = 1) {
+/**
+ * A decision sent at `sentAt`. Dispatch sends at the present, so a real window always ends after the
+ * closer's watermark; these sends are in the past of earlier closings in the same test, so the watermark
+ * is forgotten first.
+ */
+async function sendDecision(s: LocalStack, config: AnalystConfig, decisionId: string, seed = 1, sentAt = T0) {
+  await s.clients.doc.send(
+    new DeleteCommand({ TableName: s.tableNames.decisions, Key: { decisionId: CLOSER_WATERMARK_ID } }),
+  );
   const features = featureRow(new Rng(seed));
-  await putSentDecision(s, { decisionId, userId: 'user-1', sentAt: T0, features }, config);
+  await putSentDecision(s, { decisionId, userId: 'user-1', sentAt, features }, config);
   return features;
 }
 
@@ -149,9 +161,10 @@ describe('reward attribution', () => {
       attribution(s, config, windowEnd + GRACE + 1000),
     );
     const closed = await closeExpiredRewards(closing(s, config), AFTER_CLOSE);
+    // a complaint in the window that arrives once the window is closed (the closer waited grace + settle)
     const afterClose = await attributeEngagement(
       [engagement('complained', 'dec-late', windowEnd - 1)],
-      attribution(s, config, T0 + HOUR),
+      attribution(s, config, AFTER_CLOSE),
     );
 
     // Assess: only the conversion counted; its reward was sent
@@ -160,10 +173,11 @@ describe('reward attribution', () => {
     expect(tooLate.counted).toBe(0);
     expect(tooLate.notCounted.outside_window).toBe(1);
     expect(closed.closed).toBe(1);
-    expect(afterClose.notCounted.closed).toBe(1);
+    expect(afterClose.counted).toBe(0);
+    expect(afterClose.notCounted.outside_window).toBe(1);
     const item = await readDecision(s, 'dec-late');
     expect([...(item.rewardEvents as Set<string>)]).toEqual(['converted']);
-    expect(item.reward).toBe(1);
+    expect(settledReward(item, config.reward, AFTER_CLOSE)).toEqual({ closed: true, reward: 1 });
     const messages = await drainQueue(s, s.queueUrls.rewards);
     expect(messages.map((m) => [m.decisionId, m.reward, m.events])).toEqual([['dec-late', 1, ['converted']]]);
   });
@@ -258,25 +272,30 @@ describe('reward by the config weights', () => {
 });
 
 describe('window closing', () => {
-  it('closes a window without engagement with reward 0, only once its end and the grace have passed', async () => {
+  it('closes a window without engagement with reward 0, only once its end, the grace and the settle time have passed', async () => {
     // Prepare
     const s = stack();
     const config = testConfig();
     const features = await sendDecision(s, config, 'dec-quiet', 7);
 
-    // Act: before the end, after the end but within the grace, after both, and once more
+    // Act: before the end, after the end but within the grace, within the settle time, after all, and once more
     const early = await closeExpiredRewards(closing(s, config), T0 + 24 * HOUR - 1);
     const inGrace = await closeExpiredRewards(closing(s, config), T0 + 24 * HOUR + GRACE - 1);
+    const settling = await closeExpiredRewards(closing(s, config), AFTER_CLOSE - 1);
     const due = await closeExpiredRewards(closing(s, config), AFTER_CLOSE);
     const again = await closeExpiredRewards(closing(s, config), AFTER_CLOSE + HOUR);
 
-    // Assess
-    expect(early.closed + inGrace.closed).toBe(0);
-    expect(due).toMatchObject({ closed: 1, sent: 1, failed: 0 });
+    // Assess: one message; no write on the decision, one watermark write per call that moved it
+    expect(early.closed + inGrace.closed + settling.closed).toBe(0);
+    expect(due).toMatchObject({ closed: 1, sent: 1, failed: 0, writeRequests: 1 });
     expect(again.closed + again.sent).toBe(0);
     const item = await readDecision(s, 'dec-quiet');
-    expect(item).toMatchObject({ rewardClosed: true, reward: 0, rewardClosedAt: AFTER_CLOSE });
-    expect(item.rewardShard).toBeUndefined();
+    expect(item.rewardClosed).toBeUndefined();
+    expect(settledReward(item, config.reward, T0 + 24 * HOUR + GRACE - 1)).toEqual({ closed: false });
+    expect(settledReward(item, config.reward, AFTER_CLOSE)).toEqual({ closed: true, reward: 0 });
+    const watermark = await readDecision(s, CLOSER_WATERMARK_ID);
+    const shard = Number((item.rewardShard as string).split('#')[1]);
+    expect(watermark[`closedThrough${shard}`]).toBe(AFTER_CLOSE + HOUR - GRACE - DEFAULT_INDEX_SETTLE_MS - 1);
     const messages = await drainQueue(s, s.queueUrls.rewards);
     expect(messages).toHaveLength(1);
     expect(messages[0]).toMatchObject({ decisionId: 'dec-quiet', reward: 0, events: [], closedAt: AFTER_CLOSE });
@@ -292,21 +311,26 @@ describe('window closing', () => {
       config,
     );
     const outcome = await closeExpiredRewards(closing(s, config), AFTER_CLOSE);
+    const again = await closeExpiredRewards(closing(s, config), AFTER_CLOSE + HOUR);
     expect(outcome).toMatchObject({ closed: 1, sent: 0, closedWithoutMessage: 1 });
+    expect(again.closed).toBe(0);
     expect(await drainQueue(s, s.queueUrls.rewards)).toHaveLength(0);
-    expect(await readDecision(s, 'dec-maybe')).toMatchObject({ rewardClosed: true, reward: 0 });
+    expect(settledReward(await readDecision(s, 'dec-maybe'), config.reward, AFTER_CLOSE)).toEqual({
+      closed: true,
+      reward: 0,
+    });
   });
 
   it('closes many decisions across shards and pages, within the per-call budget', async () => {
-    // Prepare: 30 decisions, windows ended
+    // Prepare: 30 decisions sent a second apart, windows ended
     const s = stack();
     const config = testConfig();
     const ids = Array.from({ length: 30 }, (_, i) => `dec-many-${i}`);
-    await Promise.all(ids.map((id, i) => sendDecision(s, config, id, i + 1)));
+    await Promise.all(ids.map((id, i) => sendDecision(s, config, id, i + 1, T0 + i * 1000)));
 
     // Act: a budget of 16 per call
-    const first = await closeExpiredRewards(closing(s, config, { maxDecisions: 16 }), AFTER_CLOSE);
-    const rest = await closeExpiredRewards(closing(s, config, { maxDecisions: 100 }), AFTER_CLOSE);
+    const first = await closeExpiredRewards(closing(s, config, { maxDecisions: 16 }), AFTER_CLOSE + 30_000);
+    const rest = await closeExpiredRewards(closing(s, config, { maxDecisions: 100 }), AFTER_CLOSE + 30_000);
 
     // Assess
     expect(first.closed).toBeLessThanOrEqual(16);
@@ -314,6 +338,61 @@ describe('window closing', () => {
     const messages = await drainQueue(s, s.queueUrls.rewards);
     expect(new Set(messages.map((m) => m.decisionId))).toEqual(new Set(ids));
     expect(messages).toHaveLength(30);
+  });
+
+  it('never splits decisions whose windows end at the same instant across the budget', async () => {
+    // Prepare: 40 decisions sent at the same millisecond, a budget of 8 (1 per shard)
+    const s = stack();
+    const config = testConfig();
+    const ids = Array.from({ length: 40 }, (_, i) => `dec-same-${i}`);
+    await Promise.all(ids.map((id, i) => sendDecision(s, config, id, i + 1)));
+
+    // Act
+    const first = await closeExpiredRewards(closing(s, config, { maxDecisions: 8 }), AFTER_CLOSE);
+    const second = await closeExpiredRewards(closing(s, config, { maxDecisions: 8 }), AFTER_CLOSE + 60_000);
+
+    // Assess: the watermark can only stand at that instant, so every one of them goes in the first call
+    expect(first).toMatchObject({ closed: 40, sent: 40 });
+    expect(second.sent).toBe(0);
+    const messages = await drainQueue(s, s.queueUrls.rewards);
+    expect(new Set(messages.map((m) => m.decisionId))).toEqual(new Set(ids));
+    expect(messages).toHaveLength(40);
+  });
+
+  it('stops the watermark before a reward the queue refused, and sends it on the next sweep', async () => {
+    // Prepare: three decisions in one shard's order; the queue refuses the middle one's message once
+    const s = stack();
+    const config = testConfig();
+    const ids = ['dec-refused-a', 'dec-refused-b', 'dec-refused-c'];
+    await Promise.all(ids.map((id, i) => sendDecision(s, config, id, i + 1, T0 + i * 1000)));
+    let refusals = 0;
+    const refusing = new Proxy(s.clients.sqs, {
+      get(target, prop, receiver) {
+        if (prop !== 'send') return Reflect.get(target, prop, receiver);
+        return async (command: { input: { Entries?: { Id: string; MessageBody: string }[] } }) => {
+          const entries = command.input.Entries ?? [];
+          const refused = refusals++ === 0 ? entries.filter((e) => e.MessageBody.includes('dec-refused-b')) : [];
+          const kept = entries.filter((e) => !refused.includes(e));
+          const sent = kept.length
+            ? await target.send(new SendMessageBatchCommand({ ...command.input, Entries: kept } as never))
+            : { Successful: [] };
+          return { ...sent, Failed: refused.map((e) => ({ Id: e.Id, Code: 'InternalError', SenderFault: false })) };
+        };
+      },
+    });
+
+    // Act
+    const first = await closeExpiredRewards(closing(s, config, { sqs: refusing }), AFTER_CLOSE + 2000);
+    const second = await closeExpiredRewards(closing(s, config), AFTER_CLOSE + 60_000);
+    const third = await closeExpiredRewards(closing(s, config), AFTER_CLOSE + 120_000);
+
+    // Assess: b's reward is sent in the end; nothing is lost, nothing is sent after the shards settled
+    expect(first).toMatchObject({ sent: 2, failed: 1 });
+    expect(second.sent).toBeGreaterThanOrEqual(1);
+    expect(third.sent).toBe(0);
+    const sent = (await drainQueue(s, s.queueUrls.rewards)).map((m) => m.decisionId);
+    expect(new Set(sent)).toEqual(new Set(ids));
+    expect(sent.filter((id) => id === 'dec-refused-b')).toHaveLength(1);
   });
 
   it('resends, never loses, the reward of a closer that died between sending and closing', async () => {
@@ -339,15 +418,21 @@ describe('window closing', () => {
     const crashed = await closeExpiredRewards(closing(s, config, { doc: dying }), AFTER_CLOSE);
     const retried = await closeExpiredRewards(closing(s, config), AFTER_CLOSE + 60_000);
 
-    // Assess: sent twice with the same reward, closed once
+    const after = await closeExpiredRewards(closing(s, config), AFTER_CLOSE + 120_000);
+
+    // Assess: sent twice with the same reward, closed once, then never again
     expect(crashed).toMatchObject({ sent: 1, closed: 0, failed: 1 });
     expect(retried).toMatchObject({ sent: 1, closed: 1 });
+    expect(after).toMatchObject({ sent: 0, closed: 0 });
     const messages = await drainQueue(s, s.queueUrls.rewards);
     expect(messages.map((m) => [m.decisionId, m.reward])).toEqual([
       ['dec-crash', 1],
       ['dec-crash', 1],
     ]);
-    expect(await readDecision(s, 'dec-crash')).toMatchObject({ rewardClosed: true, reward: 1 });
+    expect(settledReward(await readDecision(s, 'dec-crash'), config.reward, AFTER_CLOSE)).toEqual({
+      closed: true,
+      reward: 1,
+    });
     // and the learner applies the reward once
     const store = modelTableStore(s.clients.doc, s.tableNames.model, 'crash');
     const learned = await learnRewards(
