@@ -329,12 +329,18 @@ class UserReplay {
   }
 }
 
+/** Called after each chunk learned: rows learned so far, of `total`. */
+export type LearnProgress = (learned: number, total: number) => void;
+
 /**
  * Learns rows in chunks of PRETRAIN_LEARN_CHUNK (same result as one call; bounded memory).
- * @example learnInChunks(policy, rows) // rows.length
+ * @example learnInChunks(policy, rows, (done, total) => bar.update(done)) // rows.length
  */
-export function learnInChunks(policy: SendTimePolicy, rows: readonly LearnRow[]): number {
-  for (let i = 0; i < rows.length; i += PRETRAIN_LEARN_CHUNK) policy.learn(rows.slice(i, i + PRETRAIN_LEARN_CHUNK));
+export function learnInChunks(policy: SendTimePolicy, rows: readonly LearnRow[], onProgress?: LearnProgress): number {
+  for (let i = 0; i < rows.length; i += PRETRAIN_LEARN_CHUNK) {
+    policy.learn(rows.slice(i, i + PRETRAIN_LEARN_CHUNK));
+    onProgress?.(Math.min(rows.length, i + PRETRAIN_LEARN_CHUNK), rows.length);
+  }
   return rows.length;
 }
 
@@ -343,6 +349,8 @@ export interface PretrainedPolicy {
   policy: SendTimePolicy;
   /** rows learned */
   rows: number;
+  /** the learned rows' engagement rewards: their mean (NaN for none), and how many were above / below 0 */
+  reward: { mean: number; positive: number; negative: number };
   skipped: PretrainSkipped;
   events: PretrainEventStats;
   endMs: number;
@@ -360,7 +368,7 @@ export interface PretrainedPolicy {
 export async function pretrainPolicy(
   events: Iterable<IngestEvent>,
   config: AnalystConfig,
-  options: PretrainOptions = {},
+  options: PretrainOptions & { onProgress?: LearnProgress } = {},
 ): Promise<PretrainedPolicy> {
   await initTensorBackend();
   const t0 = performance.now();
@@ -368,15 +376,24 @@ export async function pretrainPolicy(
   const t1 = performance.now();
   const policy = SendTimePolicy.create(config, { priors: options.priors });
   try {
-    learnInChunks(policy, built.rows);
+    learnInChunks(policy, built.rows, options.onProgress);
   } catch (error) {
     policy.dispose();
     throw error;
   }
   const t2 = performance.now();
+  const reward = { mean: Number.NaN, positive: 0, negative: 0 };
+  let sum = 0;
+  for (const row of built.rows) {
+    sum += row.reward;
+    if (row.reward > 0) reward.positive++;
+    else if (row.reward < 0) reward.negative++;
+  }
+  if (built.rows.length > 0) reward.mean = sum / built.rows.length;
   return {
     policy,
     rows: built.rows.length,
+    reward,
     skipped: built.skipped,
     events: built.events,
     endMs: built.endMs,
