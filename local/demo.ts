@@ -4,17 +4,20 @@
  * Starts DynamoDB Local, fauxqs (SQS, SNS) and aws-ses-v2-local; draws a simulated population from the
  * simulator's default world (time zones, hidden response curves, channel habits); sends each user's
  * history (profile, app sessions, past notifications and what they did with them) through the events
- * queue into the real ingest; then lives through several simulated days: producers' notification requests
- * go to the requests queue, decide picks channel and time (the bandit, or the heuristic for the holdout),
- * the sweeper hands due sends to dispatch, dispatch sends through the SES emulator and the SNS sink, the
- * simulated users react to what reaches them (opens, clicks, unsubscribes, drawn from their hidden truth)
- * with events carrying the decision id, windows close, the learner updates the model, decide refreshes.
+ * queue into the real ingest, and pretrains the bandit on the same history (model/pretrain.ts, put as the
+ * head model as `sto pretrain` puts it), so it starts warm, as the holdout's heuristic does from the users
+ * table; then lives through several simulated days: producers' notification requests go to the requests
+ * queue, decide picks channel and time (the bandit, or the heuristic for the holdout), the sweeper hands
+ * due sends to dispatch, dispatch sends through the SES emulator and the SNS sink, the simulated users
+ * react to what reaches them (opens, clicks, unsubscribes, drawn from their hidden truth) with events
+ * carrying the decision id, windows close, the learner updates the model, decide refreshes.
  *
  * Ends with a summary and demo-output/report.html (+ summary.json, and the decision log as JSONL):
  * sends by channel and local hour, reward of the bandit against the holdout, guardrail breaches (audited
  * independently of the product's guardrail code; must be 0), duplicate sends (must be 0).
  *
- * Options (environment): DEMO_USERS (default 250), DEMO_DAYS (default 5), DEMO_SEED (default 7).
+ * Options (environment): DEMO_USERS (default 250), DEMO_DAYS (default 5), DEMO_SEED (default 7), DEMO_PRETRAIN=0
+ * (no pretraining: the bandit starts cold, for a before/after comparison).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,6 +29,8 @@ import type { IngestEvent, NotificationKind, NotificationRequest } from '#events
 import { CLOSER_WATERMARK_ID, settledReward } from '#lambdas/rewards/index.ts';
 import { decisionIdFor } from '#lambdas/shared/decision-item.ts';
 import { exportDecisionLog } from '#lambdas/shared/decision-log.ts';
+import { modelTableStore } from '#lambdas/shared/model-store.ts';
+import { pretrainPolicy } from '#model/pretrain.ts';
 import { Rng } from '#model/random.ts';
 import { applyEvent, type UserState } from '#model/user-state.ts';
 import { auditSend, type BreachKind } from '#sim/guardrail-audit.ts';
@@ -45,6 +50,7 @@ import {
   ZoneClock,
 } from '#sim/truth.ts';
 import { arrivalState, type WarmupLog, warmedUpState } from '#sim/warmup.ts';
+import { putPretrainedModel } from '../cli/commands/pretrain.ts';
 import { startProgress } from '../cli/progress.ts';
 import { type Delivery, SimulatedClock, startLocalLoop } from './loop.ts';
 import { readSentEmails } from './ses-inbox.ts';
@@ -53,6 +59,7 @@ import { startLocalStack } from './stack.ts';
 const USERS = Number(process.env.DEMO_USERS ?? 250);
 const DAYS = Number(process.env.DEMO_DAYS ?? 5);
 const SEED = Number(process.env.DEMO_SEED ?? 7);
+const PRETRAIN = process.env.DEMO_PRETRAIN !== '0';
 const STEP_MS = 15 * MINUTE_MS;
 const OUT_DIR = 'demo-output';
 
@@ -147,6 +154,28 @@ function historyEvents(u: UserTruth): IngestEvent[] {
   return events;
 }
 
+/** Pretrains a policy on the history and puts it as the head model, as `sto pretrain` does (shared code). */
+async function warmStart(history: IngestEvent[]) {
+  const pretrained = await pretrainPolicy(history, config, { endMs: startMs });
+  try {
+    const store = modelTableStore(stack.clients.doc, stack.tableNames.model);
+    const { version } = await putPretrainedModel(store, pretrained.policy, {
+      now: startMs,
+      where: 'the local model table',
+    });
+    return {
+      sendsLearned: pretrained.rows,
+      leftOut: pretrained.skipped,
+      attributed: pretrained.events.attributed,
+      unattributed: pretrained.events.unattributed,
+      meanReward: pretrained.reward.mean,
+      modelVersion: version,
+    };
+  } finally {
+    pretrained.policy.dispose();
+  }
+}
+
 interface Pending<T> {
   atMs: number;
   item: T;
@@ -227,6 +256,18 @@ try {
   console.log(
     `  applied ${loop.stats.eventsApplied} events${refused.length ? `; refused: ${refused.map(([r, n]) => `${r} ${n}`).join(', ')}` : ''}`,
   );
+
+  // Warm start: the bandit learns from the same history before day 0 (what `sto pretrain` does on a deployment),
+  // as the holdout's heuristic already reads it from the users table that ingest just filled.
+  const pretrained = PRETRAIN ? await warmStart(history) : undefined;
+  if (pretrained) {
+    loop.stats.modelVersion = Math.max(loop.stats.modelVersion, pretrained.modelVersion);
+    const { byDecisionId, byNearestDelivery } = pretrained.attributed;
+    console.log(
+      `Pretrained the bandit on it: ${pretrained.sendsLearned} past sends learned (${pretrained.leftOut.windowOpen} with a window still open at day 0 left out), ` +
+        `${byDecisionId + byNearestDelivery} engagement events attributed; head model v${pretrained.modelVersion}`,
+    );
+  } else console.log('No pretraining (DEMO_PRETRAIN=0): the bandit starts cold');
 
   const requestsById = new Map<string, NotificationRequest>();
   const futureEvents: Pending<IngestEvent>[] = [];
@@ -366,6 +407,7 @@ try {
     rewardsClosed: loop.stats.rewardsClosed,
     rewardsApplied: loop.stats.rewardsApplied,
     modelVersion: loop.stats.modelVersion,
+    pretrained: pretrained ?? false,
     reward: {
       bandit: { decisions: arms.bandit.length, mean: mean(arms.bandit) },
       holdout: { decisions: arms.holdout.length, mean: mean(arms.holdout) },
