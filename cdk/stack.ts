@@ -6,8 +6,8 @@
  * Who may do what (least privilege; each line is one statement on one resource):
  *   ingest   users: GetItem UpdateItem          decisions: GetItem UpdateItem (reward attribution)
  *   decide   users: BatchGetItem GetItem UpdateItem (send log)   decisions: PutItem GetItem   model: Query
- *   sweeper  decisions: GetItem BatchGetItem UpdateItem, Query on byDue and byRewardWindow
- *            users: GetItem UpdateItem          sqs:SendMessage to dispatch, requests, rewards
+ *   sweeper  decisions: GetItem UpdateItem (claims, the closer's watermark), Query on byDue and byRewardWindow
+ *            sqs:SendMessage to dispatch, requests, rewards
  *   dispatch decisions: GetItem UpdateItem      users: GetItem UpdateItem
  *            ses:SendEmail on the sender identity (and configuration set)
  *            sns:Publish on the push platform applications' endpoints, and on * for SMS to phone numbers
@@ -225,9 +225,9 @@ export class SendTimeOptimizerStack extends Stack {
       model.allow(['Query']),
     );
     sweeper.allow(
-      decisions.allow(['GetItem', 'BatchGetItem', 'UpdateItem']),
+      // GetItem and UpdateItem: claims, and the reward closer's watermark item
+      decisions.allow(['GetItem', 'UpdateItem']),
       decisions.allow(['Query'], ['byDue', 'byRewardWindow']),
-      users.allow(['GetItem', 'UpdateItem']),
       this.queues.dispatch.allowSend(),
       this.queues.requests.allowSend(),
       this.queues.rewards.allowSend(),
