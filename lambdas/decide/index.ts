@@ -1,11 +1,11 @@
 /** Lambda entry of decide: clients, the tensor backend and the model cache at module scope (one per container). */
-import { Metrics } from '@aws-lambda-powertools/metrics';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { TABLES } from '#infra/resources.ts';
 import { initTensorBackend } from '#model/bandit/index.ts';
 import { configSourceFromEnv } from '../shared/config-source.ts';
 import { createLogger } from '../shared/logger.ts';
+import { createMetrics } from '../shared/metrics.ts';
 import { HeadModelCache, modelTableStore } from '../shared/model-store.ts';
 import { requiredEnv } from '../shared/runtime-config.ts';
 import { createDecideHandler } from './handler.ts';
@@ -23,5 +23,5 @@ export const handler = createDecideHandler({
   configSource: configSourceFromEnv(process.env, { logger }),
   now: Date.now,
   logger,
-  metrics: new Metrics({ namespace: 'SendTimeOptimizer', serviceName: 'decide' }),
+  metrics: createMetrics('decide'),
 });

@@ -135,6 +135,8 @@ export const RETRY_OUTCOMES: ReadonlySet<DispatchOutcomeKind> = new Set([
 export interface RecordResult {
   messageId: string;
   decisionId?: string;
+  /** the decision's channel, when its item names one (metrics: sends by channel) */
+  channel?: ChannelName;
   result: DispatchOutcome;
   /** hand the record back to SQS */
   retry: boolean;
@@ -195,9 +197,10 @@ export async function dispatchBatch(records: DispatchRecord[], deps: DispatchDep
   const worker = async () => {
     while (next < decisions.length) {
       const [decisionId, copies] = decisions[next++];
+      const seen: SeenDecision = {};
       let result: DispatchOutcome;
       try {
-        result = await dispatchDecision(decisionId, deps);
+        result = await dispatchTracked(decisionId, deps, seen);
       } catch (error) {
         // A DynamoDB failure before any provider call: nothing was sent, SQS retries the record.
         deps.logger.error('dispatch failed before the provider call; record handed back for redelivery', {
@@ -208,7 +211,13 @@ export async function dispatchBatch(records: DispatchRecord[], deps: DispatchDep
         result = { outcome: 'error', reason: (error as Error).name || 'error' };
       }
       const [first, ...extra] = copies;
-      results.push({ messageId: first.messageId, decisionId, result, retry: RETRY_OUTCOMES.has(result.outcome) });
+      results.push({
+        messageId: first.messageId,
+        decisionId,
+        ...(seen.channel && { channel: seen.channel }),
+        result,
+        retry: RETRY_OUTCOMES.has(result.outcome),
+      });
       // One copy carries the decision forward; the others are duplicates by construction.
       for (const copy of extra) {
         results.push({
@@ -244,6 +253,16 @@ interface ClaimedDecision {
  * @example const result = await dispatchDecision('dec_req-42', deps); // { outcome: 'sent', providerMessageId: '...' }
  */
 export async function dispatchDecision(decisionId: string, deps: DispatchDeps): Promise<DispatchOutcome> {
+  return dispatchTracked(decisionId, deps, {});
+}
+
+/** What dispatchTracked learnt of a decision on the way, besides its outcome. */
+interface SeenDecision {
+  channel?: ChannelName;
+}
+
+/** dispatchDecision, noting in `seen` the channel the decision item names (from the claim's read). */
+async function dispatchTracked(decisionId: string, deps: DispatchDeps, seen: SeenDecision): Promise<DispatchOutcome> {
   const token = (deps.attemptToken ?? randomUUID)();
   const claimedAt = deps.now();
   let item: Record<string, unknown>;
@@ -273,8 +292,10 @@ export async function dispatchDecision(decisionId: string, deps: DispatchDeps): 
     item = claimed.Attributes ?? {};
   } catch (error) {
     if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    seen.channel = channelOf(error.Item?.channel?.S);
     return notClaimed(decisionId, error.Item, deps);
   }
+  seen.channel = channelOf(item.channel);
 
   let prepared: Prepared;
   try {
@@ -605,6 +626,10 @@ async function notClaimed(
   }
   deps.logger.warn('abandoned claim found: maybe_sent, never resent', { decisionId });
   return { outcome: 'maybe_sent', reason: 'claim_abandoned' };
+}
+
+function channelOf(value: unknown): ChannelName | undefined {
+  return (CHANNELS as readonly unknown[]).includes(value) ? (value as ChannelName) : undefined;
 }
 
 function readClaimedDecision(decisionId: string, item: Record<string, unknown>): ClaimedDecision {

@@ -13,6 +13,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { TABLES } from '#infra/resources.ts';
 import { configSourceFromEnv } from '../shared/config-source.ts';
 import { createLogger } from '../shared/logger.ts';
+import { createMetrics } from '../shared/metrics.ts';
 import { requiredEnv } from '../shared/runtime-config.ts';
 import { createDispatchHandler } from './handler.ts';
 import { SesEmailProvider, SnsPushProvider, SnsSmsProvider } from './providers.ts';
@@ -53,4 +54,5 @@ export const handler = createDispatchHandler({
   configSource: configSourceFromEnv(process.env, { logger }),
   now: Date.now,
   logger,
+  metrics: createMetrics('dispatch'),
 });

@@ -1,11 +1,11 @@
 /** Lambda entry of the sweeper (EventBridge schedule, every minute). */
-import { Metrics } from '@aws-lambda-powertools/metrics';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { QUEUES, TABLES } from '#infra/resources.ts';
 import { configSourceFromEnv } from '../shared/config-source.ts';
 import { createLogger } from '../shared/logger.ts';
+import { createMetrics } from '../shared/metrics.ts';
 import { requiredEnv } from '../shared/runtime-config.ts';
 import { createSweeperHandler } from './handler.ts';
 
@@ -21,5 +21,5 @@ export const handler = createSweeperHandler({
   configSource: configSourceFromEnv(process.env, { logger }),
   now: Date.now,
   logger,
-  metrics: new Metrics({ namespace: 'SendTimeOptimizer', serviceName: 'sweeper' }),
+  metrics: createMetrics('sweeper'),
 });

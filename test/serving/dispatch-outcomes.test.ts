@@ -3,7 +3,7 @@
  * (the real SDK error classes) and the decisions and users in DynamoDB Local: throttling retried then sent
  * once, throttling exhausted back to `enqueued` and handed back to SQS, ambiguous answers `maybe_sent` and
  * never retried, permanent refusals `failed` with the channel suppressed on the users item, without
- * clobbering (or being clobbered by) a concurrent ingest write.
+ * clobbering (or being clobbered by) a concurrent ingest write; and the metrics the handler emits for them.
  */
 
 import { ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
@@ -23,7 +23,7 @@ import {
   SNSClient,
   ThrottledException,
 } from '@aws-sdk/client-sns';
-import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { dueShardFor } from '#infra/resources.ts';
@@ -37,8 +37,10 @@ import {
 } from '#lambdas/dispatch/providers.ts';
 import { ingestBatch } from '#lambdas/ingest/apply-events.ts';
 import { createLogger } from '#lambdas/shared/logger.ts';
+import { createMetrics, METRICS_NAMESPACE } from '#lambdas/shared/metrics.ts';
 import type { LocalStack } from '#local/stack.ts';
 import { handlerDeps } from '#test/helpers/config-source.ts';
+import { captureMetrics, totals } from '#test/helpers/emf.ts';
 import { makeAppOpened, makeProfileUpsert, makeSqsEvent } from '#test/helpers/event-factories.ts';
 import { useLocalStack } from '#test/helpers/local-stack.ts';
 import {
@@ -341,5 +343,63 @@ describe('permanent refusals', () => {
     const result = await dispatchDecision('dec_p4', deps(s));
     expect(result).toEqual({ outcome: 'failed', reason: 'EndpointDisabledException' });
     expect((await readUser(s, 'u-10')).state.consent.push.suppressed).toBeUndefined();
+  });
+});
+
+describe('metrics', () => {
+  it('counts each settled send by channel and outcome, stops by reason, and records handed back', async () => {
+    // Prepare: one decision per outcome; an email sent, a push refused for good, an abandoned push claim,
+    // an SMS and an email whose window has ended; plus a copy of a record and a malformed record
+    const s = stack();
+    await putReachableUser(s, 'u-m');
+    const ended = { notBeforeMs: NOW - 6 * HOUR, notAfterMs: NOW - HOUR };
+    await putEnqueuedDecision(s, { decisionId: 'dec_m1', userId: 'u-m', channel: 'email' });
+    await putEnqueuedDecision(s, { decisionId: 'dec_m2', userId: 'u-m', channel: 'push' });
+    await putEnqueuedDecision(s, { decisionId: 'dec_m3', userId: 'u-m', channel: 'sms', window: ended });
+    await putEnqueuedDecision(s, { decisionId: 'dec_m4', userId: 'u-m', channel: 'email', window: ended });
+    await putEnqueuedDecision(s, { decisionId: 'dec_m5', userId: 'u-m', channel: 'push' });
+    await s.clients.doc.send(
+      new UpdateCommand({
+        TableName: s.tableNames.decisions,
+        Key: { decisionId: 'dec_m5' },
+        UpdateExpression: 'SET #status = :sending, attempt = :token, claimedAt = :at',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':sending': 'sending', ':token': 'dead-invocation', ':at': NOW - 2 * HOUR },
+      }),
+    );
+    ses.on(SendEmailCommand).resolves({ MessageId: 'ses-accepted' });
+    sns.on(PublishCommand).rejects(new EndpointDisabledException({ message: 'Endpoint is disabled', ...meta }));
+    const handler = createDispatchHandler({
+      ...handlerDeps(deps(s)),
+      logger: createLogger('dispatch', { logLevel: 'SILENT' }),
+      metrics: createMetrics('dispatch'),
+    });
+    const ids = ['dec_m1', 'dec_m2', 'dec_m3', 'dec_m4', 'dec_m5', 'dec_m1'];
+    const event = makeSqsEvent([...ids.map((decisionId) => ({ decisionId })), 'not json']);
+
+    // Act
+    const { result, metrics, output } = await captureMetrics(() => handler(event, lambdaContext()));
+
+    // Assess
+    expect(result.batchItemFailures).toHaveLength(1);
+    expect(totals(metrics, 'Sends', ['channel', 'outcome'])).toEqual({
+      'email/sent': 1,
+      'push/failed': 1,
+      'push/maybe_sent': 1,
+      'sms/stopped': 1,
+      'email/stopped': 1,
+    });
+    expect(totals(metrics, 'SendsStopped', ['reason'])).toEqual({ outside_window: 2 });
+    expect(totals(metrics, 'DispatchRetried', [])).toEqual({ '': 1 });
+    for (const m of metrics) {
+      expect(m.namespace).toBe(METRICS_NAMESPACE);
+      expect(m.unit).toBe('Count');
+      // small enums only: never a user, decision or message id
+      expect(Object.keys(m.dimensions).sort()).toEqual(
+        { Sends: ['channel', 'outcome', 'service'], SendsStopped: ['reason', 'service'] }[m.name] ?? ['service'],
+      );
+      expect(m.dimensions.service).toBe('dispatch');
+    }
+    expect(output).not.toMatch(/u-m|dec_m|@example\.com|\+4915/);
   });
 });
