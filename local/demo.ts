@@ -361,7 +361,8 @@ try {
     const page = await stack.clients.doc.send(
       new ScanCommand({ TableName: stack.tableNames.decisions, ExclusiveStartKey: startKey }),
     );
-    items.push(...(page.Items ?? []));
+    // the reward closer's watermark shares the table; it is not a decision
+    items.push(...(page.Items ?? []).filter((item) => item.decisionId !== CLOSER_WATERMARK_ID));
     startKey = page.LastEvaluatedKey;
   } while (startKey);
   const perDecision = new Map<string, number>();
@@ -375,7 +376,7 @@ try {
   for (const item of items) {
     // the closer writes no reward on the item: it is computed from the counted events, as the closer did
     const { closed, reward } = settledReward(item, config.reward, clock.now());
-    if (!closed || reward === undefined || item.decisionId === CLOSER_WATERMARK_ID) continue;
+    if (!closed || reward === undefined) continue;
     const group = item.holdout ? 'holdout' : 'bandit';
     arms[group].push(reward);
     const day = `day ${Math.floor(((item.decidedAt as number) - startMs) / DAY_MS) + 1}`;
