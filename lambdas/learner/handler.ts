@@ -1,15 +1,17 @@
 /**
  * Learner Lambda: reward messages from the rewards queue into a new model version.
  * Thin: the config comes from the ConfigSource each batch, `learnRewards` does the work, Powertools builds
- * the partial batch response.
+ * the partial batch response and publishes the metrics.
  */
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { ConfigSource } from '../shared/config-source.ts';
-import { type LearnerDeps, learnRewards } from './learner.ts';
+import { type LearnerDeps, type LearnOutcome, learnRewards } from './learner.ts';
 
 /** Raised for a record that `learnRewards` reported as failed, so Powertools lists it in batchItemFailures. */
 class RewardNotAppliedError extends Error {
@@ -23,6 +25,7 @@ class RewardNotAppliedError extends Error {
 export type LearnerHandlerDeps = Omit<LearnerDeps, 'config' | 'logger'> & {
   configSource: ConfigSource;
   logger: Logger;
+  metrics?: Metrics;
 };
 
 /**
@@ -32,7 +35,7 @@ export type LearnerHandlerDeps = Omit<LearnerDeps, 'config' | 'logger'> & {
  */
 export function createLearnerHandler(deps: LearnerHandlerDeps) {
   const processor = new BatchProcessor(EventType.SQS);
-  const { configSource, ...clients } = deps;
+  const { configSource, metrics, ...clients } = deps;
   const handle = async (event: SQSEvent): Promise<SQSBatchResponse> => {
     const config = await configSource.current();
     // The whole batch is one model version: learn first, then map the outcome to records.
@@ -50,6 +53,7 @@ export function createLearnerHandler(deps: LearnerHandlerDeps) {
       conflicts: outcome.conflicts,
       version: outcome.version,
     });
+    if (metrics) recordMetrics(metrics, outcome);
     return processPartialResponse(
       event,
       async (record: SQSRecord) => {
@@ -60,5 +64,17 @@ export function createLearnerHandler(deps: LearnerHandlerDeps) {
       { throwOnFullBatchFailure: false },
     );
   };
-  return middy(handle).use(injectLambdaContext(deps.logger));
+  const wrapped = middy(handle).use(injectLambdaContext(deps.logger));
+  return metrics ? wrapped.use(logMetrics(metrics)) : wrapped;
+}
+
+/**
+ * Rewards applied to the model, valid rewards skipped as already applied (a redelivery or a reward the
+ * closer sent twice), messages refused for good (to the DLQ), and model writes lost to another learner.
+ */
+function recordMetrics(metrics: Metrics, outcome: LearnOutcome): void {
+  metrics.addMetric('RewardsApplied', MetricUnit.Count, outcome.applied);
+  metrics.addMetric('RewardDuplicatesSkipped', MetricUnit.Count, outcome.duplicates);
+  metrics.addMetric('RewardsRejected', MetricUnit.Count, outcome.failures.filter((f) => !f.retryable).length);
+  metrics.addMetric('ModelWriteConflicts', MetricUnit.Count, outcome.conflicts);
 }

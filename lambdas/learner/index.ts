@@ -5,6 +5,7 @@ import { TABLES } from '#infra/resources.ts';
 import { initTensorBackend } from '#model/bandit/index.ts';
 import { configSourceFromEnv } from '../shared/config-source.ts';
 import { createLogger } from '../shared/logger.ts';
+import { createMetrics } from '../shared/metrics.ts';
 import { modelTableStore } from '../shared/model-store.ts';
 import { requiredEnv } from '../shared/runtime-config.ts';
 import { createLearnerHandler } from './handler.ts';
@@ -19,4 +20,5 @@ export const handler = createLearnerHandler({
   configSource: configSourceFromEnv(process.env, { logger }),
   now: Date.now,
   logger,
+  metrics: createMetrics('learner'),
 });

@@ -1,7 +1,7 @@
 /**
  * The learner on the local stack: every reward applied exactly once with concurrent learners and
  * redelivered, overlapping batches; invalid records failing alone; the memory of applied decision ids
- * bounded and the model item under DynamoDB's 400 KB.
+ * bounded and the model item under DynamoDB's 400 KB; the metrics the handler emits.
  */
 import type { SQSEvent } from 'aws-lambda';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -20,13 +20,17 @@ import {
 } from '#lambdas/learner/learner.ts';
 import type { RewardMessage } from '#lambdas/rewards/index.ts';
 import { createLogger } from '#lambdas/shared/logger.ts';
+import { createMetrics, METRICS_NAMESPACE } from '#lambdas/shared/metrics.ts';
 import { modelTableStore } from '#lambdas/shared/model-store.ts';
 import { createQueuePoller, type SqsEventSourcePoller } from '#local/poller.ts';
 import { initTensorBackend } from '#model/bandit/index.ts';
 import { Rng } from '#model/random.ts';
 import { handlerDeps } from '#test/helpers/config-source.ts';
+import { captureMetrics, totals } from '#test/helpers/emf.ts';
+import { makeSqsEvent } from '#test/helpers/event-factories.ts';
 import { sendBodies } from '#test/helpers/local-queues.ts';
 import { useLocalStack } from '#test/helpers/local-stack.ts';
+import { lambdaContext } from './dispatch-fixtures.ts';
 import {
   clearServingState,
   decisionsOf,
@@ -220,6 +224,46 @@ describe('learner', () => {
     expect(response.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(['m-3', 'm-4', 'm-5']);
     const head = await headOf(store);
     expectAppliedOnce(head.state, good);
+  });
+
+  it('emits rewards applied, duplicates skipped and messages refused for good, per batch', async () => {
+    // Prepare: 4 rewards and a malformed message; then the 4 again with one new reward
+    const s = stack();
+    const store = modelTableStore(s.clients.doc, s.tableNames.model, 'metrics');
+    const handler = createLearnerHandler({
+      ...handlerDeps(learnerDeps(store)),
+      logger: createLogger('learner-test', { logLevel: 'SILENT' }),
+      metrics: createMetrics('learner'),
+    });
+    const rewards = makeRewards(5, 6, 'dec-metric');
+    const bodies = (messages: RewardMessage[]) => messages.map((m) => JSON.stringify(m));
+
+    // Act
+    const first = await captureMetrics(() =>
+      handler(makeSqsEvent([...bodies(rewards.slice(0, 4)), 'not json']), lambdaContext()),
+    );
+    const second = await captureMetrics(() => handler(makeSqsEvent(bodies(rewards)), lambdaContext()));
+
+    // Assess
+    expect(first.result.batchItemFailures).toHaveLength(1);
+    const counts = (metrics: typeof first.metrics) =>
+      Object.fromEntries(
+        ['RewardsApplied', 'RewardDuplicatesSkipped', 'RewardsRejected', 'ModelWriteConflicts'].map((name) => [
+          name,
+          totals(metrics, name, [])[''],
+        ]),
+      );
+    expect(counts(first.metrics)).toEqual({
+      RewardsApplied: 4,
+      RewardDuplicatesSkipped: 0,
+      RewardsRejected: 1,
+      ModelWriteConflicts: 0,
+    });
+    expect(counts(second.metrics)).toMatchObject({ RewardsApplied: 1, RewardDuplicatesSkipped: 4, RewardsRejected: 0 });
+    for (const m of [...first.metrics, ...second.metrics]) {
+      expect(m).toMatchObject({ namespace: METRICS_NAMESPACE, unit: 'Count', dimensions: { service: 'learner' } });
+      expect(Object.keys(m.dimensions)).toEqual(['service']);
+    }
   });
 
   it('keeps a bounded memory of applied ids, warns when it reaches back too little, and skips what it remembers', async () => {
