@@ -1,30 +1,17 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { defaultConfig, parseConfig } from '#config/load.ts';
+import { captureCliOutput } from '#test/helpers/cli-output.ts';
 import { diffConfigs } from '../../cli/commands/config.ts';
 import { main } from '../../cli/main.ts';
 
 let dir: string;
-let out: string;
-let err: string;
+const { out, err } = captureCliOutput();
 
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'sto-config-'));
-  out = '';
-  err = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-    out += String(chunk);
-    return true;
-  });
-  vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
-    err += String(chunk);
-    return true;
-  });
-});
-afterEach(() => {
-  vi.restoreAllMocks();
 });
 
 const sto = (...args: string[]) => main(['node', 'sto', ...args]);
@@ -37,7 +24,7 @@ const write = (name: string, value: unknown) => {
 describe('sto config validate', () => {
   it('accepts the shipped default', async () => {
     expect(await sto('config', 'validate', 'config/default.json')).toBe(0);
-    expect(out).toContain('is valid: version default-2, bandit linear-ts');
+    expect(out()).toContain('is valid: version default-2, bandit linear-ts');
   });
 
   it('names every bad field with its path and reason and exits 2', async () => {
@@ -47,23 +34,23 @@ describe('sto config validate', () => {
     base.guardrails.quietHours.start = '25:00';
     const file = write('bad.json', base);
     expect(await sto('config', 'validate', file)).toBe(2);
-    expect(err).toContain(file);
-    expect(err).toMatch(/bandit\.explorationFloor: .*0\.5/);
-    expect(err).toContain('channels.sms.cost');
-    expect(err).toMatch(/guardrails\.quietHours\.start: must be a 24-hour local time/);
+    expect(err()).toContain(file);
+    expect(err()).toMatch(/bandit\.explorationFloor: .*0\.5/);
+    expect(err()).toContain('channels.sms.cost');
+    expect(err()).toMatch(/guardrails\.quietHours\.start: must be a 24-hour local time/);
   });
 
   it('says a file is not JSON, with its path', async () => {
     const file = write('broken.json', '{ "version": ');
     expect(await sto('config', 'validate', file)).toBe(2);
-    expect(err).toContain(`Config file ${file} is not valid JSON`);
+    expect(err()).toContain(`Config file ${file} is not valid JSON`);
   });
 });
 
 describe('sto config schema', () => {
   it('prints a JSON Schema that describes the bandit algorithms', async () => {
     expect(await sto('config', 'schema')).toBe(0);
-    const schema = JSON.parse(out);
+    const schema = JSON.parse(out());
     expect(schema.properties.bandit.oneOf ?? schema.properties.bandit.anyOf).toHaveLength(4);
     expect(schema.required).toEqual(expect.arrayContaining(['version', 'channels', 'bandit', 'reward', 'guardrails']));
   });
@@ -90,6 +77,6 @@ describe('sto config diff', () => {
       expect.stringMatching(/^reward\.weights\.notification_clicked raised from 1 to 1\.5 \(\+50%\)/),
     ]);
     expect(await sto('config', 'diff', 'config/default.json', 'config/default.json')).toBe(0);
-    expect(out).toContain('no difference');
+    expect(out()).toContain('no difference');
   });
 });

@@ -6,7 +6,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { defaultConfig } from '#config/load.ts';
 import { computeReward } from '#lambdas/rewards/reward.ts';
 import type { DecisionLogRow } from '#lambdas/shared/decision-log.ts';
@@ -14,6 +14,7 @@ import { initTensorBackend } from '#model/bandit/index.ts';
 import { heuristicPolicy, randomPolicy } from '#model/heuristic.ts';
 import { SendTimePolicy } from '#model/policy.ts';
 import { loadPopulationFile, shippedPopulationPath } from '#sim/population.ts';
+import { captureCliOutput } from '#test/helpers/cli-output.ts';
 import { fixtureDecisions, fixtureRows, toJsonl } from '#test/helpers/decision-log-fixtures.ts';
 import { type SimulatedLog, simulatedDecisionLog } from '#test/helpers/simulated-decision-log.ts';
 import type { OfflineEvaluation } from '../../cli/analysis/offline-evaluation.ts';
@@ -21,8 +22,7 @@ import { main } from '../../cli/main.ts';
 
 const config = defaultConfig();
 let dir: string;
-let out = '';
-let err = '';
+const { out, err } = captureCliOutput();
 let sim: SimulatedLog;
 let simFile: string;
 
@@ -44,19 +44,6 @@ beforeAll(async () => {
 
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'sto-evaluate-'));
-  out = '';
-  err = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-    out += String(chunk);
-    return true;
-  });
-  vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
-    err += String(chunk);
-    return true;
-  });
-});
-afterEach(() => {
-  vi.restoreAllMocks();
 });
 
 const sto = (...args: string[]) => main(['node', 'sto', ...args]);
@@ -88,7 +75,7 @@ describe('sto evaluate on a simulated log with known truth', () => {
     );
 
     // Assess
-    expect(err).toBe('');
+    expect(err()).toBe('');
     expect(code).toBe(0);
     const result = readResult(file);
     expect(result.logs.evaluated).toBe(sim.rewardedRows);
@@ -103,7 +90,7 @@ describe('sto evaluate on a simulated log with known truth', () => {
     expect(result.comparison.difference.high).toBeGreaterThanOrEqual(trueDifference);
     expect(result.comparison.verdict).toBe('better');
     expect(result.answer).toMatch(/^Would the candidate beat the current \(logging\) policy\? Yes: the lower bound/);
-    expect(out).toContain(result.answer);
+    expect(out()).toContain(result.answer);
     expect(result.candidate.weights.effectiveSampleSize).toBeGreaterThan(300);
     expect(result.bootstrap.unit).toMatch(/^users \(\d+ clusters\)/);
   });
@@ -226,8 +213,8 @@ describe('sto evaluate with a frozen model', () => {
     );
     const logs = write('log.jsonl', toJsonl(fixtureRows(fixtureDecisions({ config, count: 10 }))));
     expect(await sto('evaluate', '--logs', logs, '--config', linucb, '--model', model)).toBe(2);
-    expect(err).toContain(`model ${model} cannot serve config`);
-    expect(err).toContain('leave out --model');
+    expect(err()).toContain(`model ${model} cannot serve config`);
+    expect(err()).toContain('leave out --model');
   });
 });
 
@@ -236,14 +223,14 @@ describe('sto evaluate refuses bad input with a clear message and exit code 2', 
 
   it('a missing log file', async () => {
     expect(await sto('evaluate', '--logs', join(dir, 'missing.jsonl'), '--config', 'config/default.json')).toBe(2);
-    expect(err).toContain(`Cannot read decision log ${join(dir, 'missing.jsonl')}`);
+    expect(err()).toContain(`Cannot read decision log ${join(dir, 'missing.jsonl')}`);
   });
 
   it('a malformed JSONL line, by its line number', async () => {
     const [a, b] = rows();
     const logs = write('bad.jsonl', `${JSON.stringify(a)}\n${JSON.stringify(b)}\nnot json at all\n`);
     expect(await sto('evaluate', '--logs', logs, '--config', 'config/default.json')).toBe(2);
-    expect(err).toContain(`Decision log ${logs}, line 3: not valid JSON`);
+    expect(err()).toContain(`Decision log ${logs}, line 3: not valid JSON`);
   });
 
   it('a bad candidate config, with the path and reason of each bad field', async () => {
@@ -256,9 +243,9 @@ describe('sto evaluate refuses bad input with a clear message and exit code 2', 
     const candidate = write('candidate.json', JSON.stringify(bad));
     const logs = write('log.jsonl', toJsonl(rows()));
     expect(await sto('evaluate', '--logs', logs, '--config', candidate)).toBe(2);
-    expect(err).toContain(`Invalid config in ${candidate}`);
-    expect(err).toMatch(/bandit\.explorationFloor: /);
-    expect(err).toMatch(/channels\.sms\.cost: /);
+    expect(err()).toContain(`Invalid config in ${candidate}`);
+    expect(err()).toMatch(/bandit\.explorationFloor: /);
+    expect(err()).toMatch(/channels\.sms\.cost: /);
   });
 
   it('a log with no rewarded decision, saying why each row was left out', async () => {
@@ -267,16 +254,16 @@ describe('sto evaluate refuses bad input with a clear message and exit code 2', 
     );
     const logs = write('pending.jsonl', toJsonl(pending));
     expect(await sto('evaluate', '--logs', logs, '--config', 'config/default.json')).toBe(2);
-    expect(err).toContain(
+    expect(err()).toContain(
       `Decision log ${logs} has no decision to evaluate on (sent, reward final, not holdout): 5 rows`,
     );
-    expect(err).toContain('3 sent, but the attribution window has not closed');
-    expect(err).toContain('2 holdout decisions');
+    expect(err()).toContain('3 sent, but the attribution window has not closed');
+    expect(err()).toContain('2 holdout decisions');
   });
 
   it('an unknown policy name', async () => {
     const logs = write('log.jsonl', toJsonl(rows()));
     expect(await sto('evaluate', '--logs', logs, '--config', 'config/default.json', '--policy', 'oracle')).toBe(2);
-    expect(err).toContain('--policy must be one of bandit, heuristic, fixed-hour, random, holdout, got "oracle"');
+    expect(err()).toContain('--policy must be one of bandit, heuristic, fixed-hour, random, holdout, got "oracle"');
   });
 });

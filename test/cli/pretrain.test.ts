@@ -6,7 +6,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { defaultConfig } from '#config/load.ts';
 import type { IngestEvent } from '#events/index.ts';
 import { appliedEntry, decodeApplied, encodeApplied } from '#lambdas/learner/applied-rewards.ts';
@@ -15,6 +15,7 @@ import { modelTableStore } from '#lambdas/shared/model-store.ts';
 import { initTensorBackend } from '#model/bandit/index.ts';
 import { SendTimePolicy, type SerializedPolicy } from '#model/policy.ts';
 import { pretrainPolicy } from '#model/pretrain.ts';
+import { captureCliOutput } from '#test/helpers/cli-output.ts';
 import {
   makeAppOpened,
   makeNotificationClicked,
@@ -58,27 +59,13 @@ const EVENTS = history();
 const jsonl = (events: readonly unknown[]) => `${events.map((e) => JSON.stringify(e)).join('\n')}\n`;
 
 let dir: string;
-let out = '';
-let err = '';
+const { out, err } = captureCliOutput();
 
 beforeAll(async () => {
   await initTensorBackend();
 });
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'sto-pretrain-'));
-  out = '';
-  err = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-    out += String(chunk);
-    return true;
-  });
-  vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
-    err += String(chunk);
-    return true;
-  });
-});
-afterEach(() => {
-  vi.restoreAllMocks();
 });
 
 const sto = (...args: string[]) => main(['node', 'sto', 'pretrain', '--quiet', ...args]);
@@ -98,7 +85,7 @@ describe('sto pretrain to a file', () => {
     const code = await sto('--events', events, '--out', file);
 
     // Assess
-    expect(err).toBe('');
+    expect(err()).toBe('');
     expect(code).toBe(0);
     const state = readModelFile(file);
     const expected = await pretrainPolicy(EVENTS, config);
@@ -109,12 +96,12 @@ describe('sto pretrain to a file', () => {
     // the newest event ends the history: the last sends' windows are still open
     expect(expected.rows).toBeGreaterThan(100);
     expect(expected.skipped.windowOpen).toBeGreaterThan(0);
-    expect(out).toContain(`events: ${EVENTS.length} valid of ${EVENTS.length} lines`);
-    expect(out).toContain(`sends: 120 delivered, ${expected.rows} learned`);
-    expect(out).toContain(`${expected.skipped.windowOpen} left out: attribution window still open`);
+    expect(out()).toContain(`events: ${EVENTS.length} valid of ${EVENTS.length} lines`);
+    expect(out()).toContain(`sends: 120 delivered, ${expected.rows} learned`);
+    expect(out()).toContain(`${expected.skipped.windowOpen} left out: attribution window still open`);
     const a = expected.events.attributed;
-    expect(out).toContain(`(0 by decisionId, ${a.byNearestDelivery} by the nearest earlier delivery`);
-    expect(out).toContain(`written to ${file}`);
+    expect(out()).toContain(`(0 by decisionId, ${a.byNearestDelivery} by the nearest earlier delivery`);
+    expect(out()).toContain(`written to ${file}`);
     loaded.dispose();
     expected.policy.dispose();
   });
@@ -135,21 +122,21 @@ describe('sto pretrain to a file', () => {
 
     // Assess
     expect(code).toBe(0);
-    expect(err).toContain(`${events}, line 2: skipped, malformed_json: event body is not valid JSON`);
-    expect(err).toContain(`${events}, line 4: skipped, unknown_type: unknown event type "app_closed"`);
-    expect(err).toMatch(/line 6: skipped, invalid_fields: .*channel: required/);
-    expect(err).not.toContain('line 5');
-    expect(out).toContain(`events: ${EVENTS.length} valid of ${EVENTS.length + 3} lines`);
-    expect(out).toContain('(3 bad lines skipped)');
+    expect(err()).toContain(`${events}, line 2: skipped, malformed_json: event body is not valid JSON`);
+    expect(err()).toContain(`${events}, line 4: skipped, unknown_type: unknown event type "app_closed"`);
+    expect(err()).toMatch(/line 6: skipped, invalid_fields: .*channel: required/);
+    expect(err()).not.toContain('line 5');
+    expect(out()).toContain(`events: ${EVENTS.length} valid of ${EVENTS.length + 3} lines`);
+    expect(out()).toContain('(3 bad lines skipped)');
     // every send's window closed by --end
-    expect(out).toContain('sends: 120 delivered, 120 learned');
+    expect(out()).toContain('sends: 120 delivered, 120 learned');
     expect(readModelFile(file).bandit.updates).toBe(120);
   });
 
   it('says which file it cannot read, and why, with exit code 2', async () => {
     const missing = join(dir, 'nope.jsonl');
     expect(await sto('--events', missing, '--out', join(dir, 'm.json'))).toBe(2);
-    expect(err).toContain(`Cannot read events ${missing}: ENOENT`);
+    expect(err()).toContain(`Cannot read events ${missing}: ENOENT`);
   });
 
   it('refuses a file with no valid event, and a history with no closed window, writing nothing', async () => {
@@ -166,9 +153,9 @@ describe('sto pretrain to a file', () => {
 
     // Act / Assess
     expect(await sto('--events', bad, '--out', file)).toBe(2);
-    expect(err).toContain(`${bad}: no valid event in 2 lines (2 bad); nothing written`);
+    expect(err()).toContain(`${bad}: no valid event in 2 lines (2 bad); nothing written`);
     expect(await sto('--events', recent, '--out', file)).toBe(2);
-    expect(err).toContain('no send to learn from: none of its 1 deliveries has a closed attribution window');
+    expect(err()).toContain('no send to learn from: none of its 1 deliveries has a closed attribution window');
     expect(() => readFileSync(file)).toThrow(/ENOENT/);
   });
 
@@ -176,8 +163,8 @@ describe('sto pretrain to a file', () => {
     const events = write('history.jsonl', jsonl(EVENTS));
     const bad = write('config.json', JSON.stringify({ ...defaultConfig(), reward: { attributionWindowHours: -1 } }));
     expect(await sto('--events', events, '--config', bad, '--out', join(dir, 'm.json'))).toBe(2);
-    expect(err).toContain(bad);
-    expect(err).toContain('reward.');
+    expect(err()).toContain(bad);
+    expect(err()).toContain('reward.');
   });
 
   it('refuses contradictory or missing destinations and a bad --end before reading anything', async () => {
@@ -186,14 +173,14 @@ describe('sto pretrain to a file', () => {
     delete process.env.MODEL_TABLE_NAME;
     try {
       expect(await sto('--events', missing)).toBe(2);
-      expect(err).toContain('no destination: pass --out FILE, or --table NAME');
+      expect(err()).toContain('no destination: pass --out FILE, or --table NAME');
     } finally {
       if (env !== undefined) process.env.MODEL_TABLE_NAME = env;
     }
     expect(await sto('--events', missing, '--out', 'm.json', '--table', 't')).toBe(2);
-    expect(err).toContain('pass either --out FILE');
+    expect(err()).toContain('pass either --out FILE');
     expect(await sto('--events', missing, '--out', 'm.json', '--end', 'soon')).toBe(2);
-    expect(err).toContain('--end must be an ISO 8601 instant');
+    expect(err()).toContain('--end must be an ISO 8601 instant');
   });
 });
 
@@ -250,14 +237,14 @@ describe('sto pretrain to the model table (local stack)', () => {
     const code = await sto('--events', events, ...tableArgs());
 
     // Assess
-    expect(err).toBe('');
+    expect(err()).toBe('');
     expect(code).toBe(0);
     const head = await modelTableStore(stack().clients.doc, stack().tableNames.model).readHead();
     expect(head?.version).toBe(1);
     const expected = await pretrainPolicy(EVENTS, config);
     const policy = SendTimePolicy.load(config, head?.state as SerializedPolicy);
     expect(policy.version).toBe(expected.policy.version);
-    expect(out).toContain(`written to model table "${stack().tableNames.model}": send-time-policy version 1`);
+    expect(out()).toContain(`written to model table "${stack().tableNames.model}": send-time-policy version 1`);
     policy.dispose();
     expected.policy.dispose();
   });
@@ -278,7 +265,7 @@ describe('sto pretrain to the model table (local stack)', () => {
 
     // Act
     const refused = await sto('--events', events, ...tableArgs());
-    const refusal = err;
+    const refusal = err();
     const forced = await sto('--events', events, ...tableArgs(), '--force');
 
     // Assess
@@ -286,7 +273,7 @@ describe('sto pretrain to the model table (local stack)', () => {
     expect(refusal).toContain('already has a head model: send-time-policy version 3');
     expect(refusal).toContain('Pass --force to write it as version 4');
     expect(forced).toBe(0);
-    expect(out).toContain('send-time-policy version 4 (on top of version 3, --force)');
+    expect(out()).toContain('send-time-policy version 4 (on top of version 3, --force)');
     const head = await store.readHead();
     expect(head?.version).toBe(4);
     expect(head?.state.bandit.updates).toBeGreaterThan(100);
@@ -305,6 +292,6 @@ describe('sto pretrain to the model table (local stack)', () => {
       stack().endpoints.dynamodb,
     );
     expect(code).toBe(2);
-    expect(err).toContain('model table "no-such-table" not found');
+    expect(err()).toContain('model table "no-such-table" not found');
   });
 });

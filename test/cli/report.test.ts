@@ -5,9 +5,10 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { defaultConfig, parseConfig } from '#config/load.ts';
 import type { DecisionLogRow } from '#lambdas/shared/decision-log.ts';
+import { captureCliOutput } from '#test/helpers/cli-output.ts';
 import { fixtureDecisions, fixtureRows, toJsonl } from '#test/helpers/decision-log-fixtures.ts';
 import { buildLiftReport } from '../../cli/analysis/lift-report.ts';
 import { main } from '../../cli/main.ts';
@@ -158,23 +159,9 @@ describe('buildLiftReport', () => {
 
 describe('sto report', () => {
   let dir: string;
-  let out = '';
-  let err = '';
+  const { out, err } = captureCliOutput();
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'sto-report-'));
-    out = '';
-    err = '';
-    vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-      out += String(chunk);
-      return true;
-    });
-    vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
-      err += String(chunk);
-      return true;
-    });
-  });
-  afterEach(() => {
-    vi.restoreAllMocks();
   });
   const sto = (...args: string[]) => main(['node', 'sto', ...args]);
 
@@ -188,9 +175,9 @@ describe('sto report', () => {
     const code = await sto('report', '--logs', logs, '--out', join(dir, 'out'), '--resamples', '200');
 
     // Assess
-    expect(err).toBe('');
+    expect(err()).toBe('');
     expect(code).toBe(0);
-    expect(out).toMatch(
+    expect(out()).toMatch(
       /bandit \d\.\d{4} vs holdout \d\.\d{4} per notification: difference [+-]\d\.\d{4} \(95% interval/,
     );
     const json = JSON.parse(readFileSync(join(dir, 'out', 'report.json'), 'utf8'));
@@ -205,7 +192,7 @@ describe('sto report', () => {
   it('names a missing log file, with exit code 2', async () => {
     const code = await sto('report', '--logs', join(dir, 'nope.jsonl'), '--out', dir);
     expect(code).toBe(2);
-    expect(err).toContain(`Cannot read decision log ${join(dir, 'nope.jsonl')}`);
+    expect(err()).toContain(`Cannot read decision log ${join(dir, 'nope.jsonl')}`);
   });
 
   it('names the line that is not JSON', async () => {
@@ -214,7 +201,7 @@ describe('sto report', () => {
     writeFileSync(logs, `${JSON.stringify(rows[0])}\n\n${JSON.stringify(rows[1])}\n{"decisionId": "dec_x",\n`);
     const code = await sto('report', '--logs', logs, '--out', dir);
     expect(code).toBe(2);
-    expect(err).toContain(`Decision log ${logs}, line 4: not valid JSON`);
+    expect(err()).toContain(`Decision log ${logs}, line 4: not valid JSON`);
   });
 
   it('names the line and field of a row that breaks the format', async () => {
@@ -223,8 +210,8 @@ describe('sto report', () => {
     writeFileSync(logs, toJsonl([rows[0], { ...rows[1], propensity: 0, content: { text: 'hi' } }]));
     const code = await sto('report', '--logs', logs, '--out', dir);
     expect(code).toBe(2);
-    expect(err).toContain(`Decision log ${logs}, line 2: not a decision-log/1 row`);
-    expect(err).toContain('propensity: must be in (0, 1]');
-    expect(err).toMatch(/\(row\): Unrecognized key: "content"/);
+    expect(err()).toContain(`Decision log ${logs}, line 2: not a decision-log/1 row`);
+    expect(err()).toContain('propensity: must be in (0, 1]');
+    expect(err()).toMatch(/\(row\): Unrecognized key: "content"/);
   });
 });

@@ -3,32 +3,18 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { captureCliOutput } from '#test/helpers/cli-output.ts';
 import { main } from '../../cli/main.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const defaultPopulation = join(root, 'sim/populations/default.json');
 
 let dir: string;
-let stderr: string;
-let stdout: string;
+const { out: stdout, err: stderr } = captureCliOutput();
 
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'sto-cli-'));
-  stderr = '';
-  stdout = '';
-  vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
-    stderr += String(chunk);
-    return true;
-  });
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-    stdout += String(chunk);
-    return true;
-  });
-});
-
-afterEach(() => {
-  vi.restoreAllMocks();
 });
 
 const sto = (...args: string[]) => main(['node', 'sto', ...args]);
@@ -38,16 +24,16 @@ describe('sto simulate: bad input', () => {
   it('exits 2 and names a population file that does not exist', async () => {
     const missing = join(dir, 'nope.json');
     expect(await sto('simulate', '--population', missing, '--out', dir, ...quick)).toBe(2);
-    expect(stderr).toContain(missing);
-    expect(stderr).toMatch(/Cannot read population file/);
+    expect(stderr()).toContain(missing);
+    expect(stderr()).toMatch(/Cannot read population file/);
   });
 
   it('exits 2 and names a population file that is not JSON', async () => {
     const file = join(dir, 'broken.json');
     writeFileSync(file, '{ "name": "x", users: 3 ');
     expect(await sto('simulate', '--population', file, '--out', dir, ...quick)).toBe(2);
-    expect(stderr).toContain(file);
-    expect(stderr).toMatch(/not valid JSON/);
+    expect(stderr()).toContain(file);
+    expect(stderr()).toMatch(/not valid JSON/);
   });
 
   it('exits 2 and lists every schema violation with its field path', async () => {
@@ -58,10 +44,10 @@ describe('sto simulate: bad input', () => {
     const file = join(dir, 'invalid.json');
     writeFileSync(file, JSON.stringify(population));
     expect(await sto('simulate', '--population', file, '--out', dir, ...quick)).toBe(2);
-    expect(stderr).toContain(`Invalid population in ${file}`);
-    expect(stderr).toContain('- users:');
-    expect(stderr).toContain('- channels.sms.open.median:');
-    expect(stderr).toContain('- requests.kinds.[1].allowedChannels.[0]:');
+    expect(stderr()).toContain(`Invalid population in ${file}`);
+    expect(stderr()).toContain('- users:');
+    expect(stderr()).toContain('- channels.sms.open.median:');
+    expect(stderr()).toContain('- requests.kinds.[1].allowedChannels.[0]:');
     expect(existsSync(join(dir, 'summary.json'))).toBe(false);
   });
 
@@ -71,32 +57,32 @@ describe('sto simulate: bad input', () => {
     config.guardrails.quietHours.start = '25:00';
     writeFileSync(file, JSON.stringify(config));
     expect(await sto('simulate', '--config', file, '--out', dir, ...quick)).toBe(2);
-    expect(stderr).toContain(file);
-    expect(stderr).toContain('guardrails.quietHours.start');
+    expect(stderr()).toContain(file);
+    expect(stderr()).toContain('guardrails.quietHours.start');
   });
 
   it('exits 2 on an unknown policy or a bad number', async () => {
     expect(await sto('simulate', '--out', dir, ...quick, '--policies', 'heuristic,psychic')).toBe(2);
-    expect(stderr).toContain('unknown policy "psychic"');
+    expect(stderr()).toContain('unknown policy "psychic"');
     expect(await sto('simulate', '--out', dir, ...quick, '--days', 'many')).toBe(2);
-    expect(stderr).toContain('--days must be a whole number');
+    expect(stderr()).toContain('--days must be a whole number');
   });
 
   it('exits 2 on an unknown option', async () => {
     expect(await sto('simulate', '--dayz', '3')).toBe(2);
-    expect(stderr).toContain("unknown option '--dayz'");
+    expect(stderr()).toContain("unknown option '--dayz'");
   });
 });
 
 describe('sto simulate', () => {
   it('writes summary.json and report.html and prints their paths', async () => {
     const code = await sto('simulate', '--population', 'default', '--out', dir, ...quick, '--seeds', '2');
-    expect(stderr).toBe('');
+    expect(stderr()).toBe('');
     expect(code).toBe(0);
     const summary = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8'));
     expect(summary.seeds).toEqual([1, 2]);
     expect(Object.keys(summary.policies)).toEqual(['heuristic', 'oracle']);
-    expect(stdout).toContain(join(dir, 'report.html'));
+    expect(stdout()).toContain(join(dir, 'report.html'));
   });
 });
 

@@ -8,7 +8,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BatchWriteCommand, type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { defaultConfig } from '#config/load.ts';
 import { type DecisionItem, decisionInput } from '#lambdas/shared/decision-item.ts';
 import {
@@ -21,6 +21,7 @@ import {
 } from '#lambdas/shared/decision-log.ts';
 import { heuristicPolicy } from '#model/heuristic.ts';
 import { Rng } from '#model/random.ts';
+import { captureCliOutput } from '#test/helpers/cli-output.ts';
 import { DAY, fixtureDecisions, HOUR, LOG_START, SECRET_CONTENT } from '#test/helpers/decision-log-fixtures.ts';
 import { useLocalStack } from '#test/helpers/local-stack.ts';
 import { main } from '../../cli/main.ts';
@@ -214,23 +215,7 @@ describe('rewards in the log', () => {
 });
 
 describe('sto export', () => {
-  let out = '';
-  let err = '';
-  beforeEach(() => {
-    out = '';
-    err = '';
-    vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-      out += String(chunk);
-      return true;
-    });
-    vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
-      err += String(chunk);
-      return true;
-    });
-  });
-  afterEach(() => {
-    vi.restoreAllMocks();
-  });
+  const { out, err } = captureCliOutput();
 
   it('writes the range as JSONL from the local stack', async () => {
     // Prepare
@@ -262,11 +247,11 @@ describe('sto export', () => {
     ]);
 
     // Assess
-    expect(err).toBe('');
+    expect(err()).toBe('');
     expect(code).toBe(0);
     const lines = readFileSync(file, 'utf8').trim().split('\n');
     expect(lines).toHaveLength(12);
-    expect(out).toContain('12 decisions exported; 30 items scanned');
+    expect(out()).toContain('12 decisions exported; 30 items scanned');
     expect(lines.every((l) => parseDecisionLogRow(JSON.parse(l)).ok)).toBe(true);
   });
 
@@ -288,7 +273,7 @@ describe('sto export', () => {
       stack().endpoints.dynamodb,
     ]);
     expect(code).toBe(2);
-    expect(err).toContain('decisions table "no-such-table" not found');
+    expect(err()).toContain('decisions table "no-such-table" not found');
   });
 
   it('refuses a range that ends before it starts', async () => {
@@ -304,6 +289,6 @@ describe('sto export', () => {
       '2026-07-01',
     ]);
     expect(code).toBe(2);
-    expect(err).toContain('--from (2026-07-02) must be before --to (2026-07-01)');
+    expect(err()).toContain('--from (2026-07-02) must be before --to (2026-07-01)');
   });
 });
