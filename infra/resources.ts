@@ -189,10 +189,11 @@ export const TABLES = {
       byRewardWindow: {
         partitionKey: { name: 'rewardShard', type: 'S' },
         sortKey: { name: 'windowEndsAt', type: 'N' },
-        // what a reward message needs, so closing reads the index alone (lambdas/rewards/close.ts)
+        // what a reward message needs, and the policy (holdout) its reward is reported under, so closing
+        // reads the index alone (lambdas/rewards/close.ts)
         projection: {
           type: 'INCLUDE',
-          nonKeyAttributes: ['userId', 'status', 'features', 'policyVersion', 'rewardEvents'],
+          nonKeyAttributes: ['userId', 'status', 'features', 'policyVersion', 'rewardEvents', 'holdout'],
         },
         purpose:
           "Reward window closing: Query each 'reward#<n>' shard for windowEndsAt between the closer's watermark and " +

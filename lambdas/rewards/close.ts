@@ -6,7 +6,8 @@
  * Finding them: a sparse index over the decisions table (REWARD_WINDOW_INDEX, infra/resources.ts) holds
  * every decision whose window was opened: the send-outcome write SETs `rewardShard` and `windowEndsAt`
  * (openRewardWindow below). It projects what the message needs (features, counted events, status,
- * policy version), so closing reads the index alone: no read of the items.
+ * policy version) and whether the decision is in the holdout (the reward per policy the sweeper reports),
+ * so closing reads the index alone: no read of the items.
  *
  * What is closed already: one watermark item in the decisions table (CLOSER_WATERMARK_ID) holds, per
  * shard, `closedThrough`: every decision of the shard with windowEndsAt at or before it has had its
@@ -111,6 +112,17 @@ export interface CloseDeps {
   maxDecisions?: number;
 }
 
+/** The policy that made a decision: the bandit, or the holdout's heuristic (decision item `holdout`). */
+export type DecisionPolicy = 'bandit' | 'holdout';
+
+/** The rewards of the decisions one call closed under one policy. */
+export interface PolicyRewards {
+  count: number;
+  sum: number;
+  /** each closed decision's reward, in closing order (count of them) */
+  rewards: number[];
+}
+
 export interface CloseOutcome {
   /** decisions closed by this call: message accepted, or closed without one */
   closed: number;
@@ -126,6 +138,13 @@ export interface CloseOutcome {
   more: boolean;
   readRequests: number;
   writeRequests: number;
+  /**
+   * The reward of every decision this call closed, by the policy that made it: as `sto report` counts them,
+   * every closed send (sent or maybe_sent), a window without engagement at 0, whether or not the learner
+   * gets a message. Empty when the closing did not count (the watermark write failed: the next sweep closes
+   * them again; another closer moved it first: that closer reports them).
+   */
+  rewardByPolicy: Record<DecisionPolicy, PolicyRewards>;
 }
 
 /** The attributes of a decision as the window index projects them. */
@@ -138,6 +157,7 @@ interface ClosingItem {
   features?: string | Uint8Array;
   policyVersion?: string;
   rewardEvents?: Set<string>;
+  holdout?: boolean;
 }
 
 interface Closing {
@@ -169,6 +189,7 @@ export async function closeExpiredRewards(deps: CloseDeps, now: number): Promise
     more: false,
     readRequests: 0,
     writeRequests: 0,
+    rewardByPolicy: noRewards(),
   };
   // windows that ended strictly before now - grace - settle: windowEndsAt <= through (epoch ms are integers)
   const through =
@@ -201,12 +222,29 @@ export async function closeExpiredRewards(deps: CloseDeps, now: number): Promise
     if (failedIds.has(c.item.decisionId)) continue;
     outcome.closed++;
     if (!c.message) outcome.closedWithoutMessage++;
+    const policy = outcome.rewardByPolicy[c.item.holdout === true ? 'holdout' : 'bandit'];
+    policy.count++;
+    policy.sum += c.reward;
+    policy.rewards.push(c.reward);
   }
   if (Object.keys(next).length > 0) await advanceWatermarks(deps, next, version, outcome);
+  if (outcome.watermarkConflict) outcome.rewardByPolicy = noRewards();
   if (outcome.closed + outcome.failed > 0 || outcome.watermarkConflict) {
-    deps.logger.info('reward windows closed', { ...outcome });
+    const { rewardByPolicy, ...counts } = outcome;
+    deps.logger.info('reward windows closed', {
+      ...counts,
+      // counts and sums only: a line stays small however many decisions closed
+      rewardByPolicy: {
+        bandit: { count: rewardByPolicy.bandit.count, sum: rewardByPolicy.bandit.sum },
+        holdout: { count: rewardByPolicy.holdout.count, sum: rewardByPolicy.holdout.sum },
+      },
+    });
   }
   return outcome;
+}
+
+function noRewards(): Record<DecisionPolicy, PolicyRewards> {
+  return { bandit: { count: 0, sum: 0, rewards: [] }, holdout: { count: 0, sum: 0, rewards: [] } };
 }
 
 /**
@@ -317,6 +355,7 @@ async function advanceWatermarks(
       outcome.failed += outcome.closed;
       outcome.closed = 0;
       outcome.closedWithoutMessage = 0;
+      outcome.rewardByPolicy = noRewards();
       return;
     }
     outcome.watermarkConflict = true;

@@ -42,7 +42,7 @@ export function addCountsBy(
  * Many values of one metric under the same dimensions, published now in as few EMF lines as EMF allows
  * (100 values each), so CloudWatch sees every value: Average, percentiles and SampleCount are per value.
  * Metrics stored before are published first, under their own dimensions.
- * @example publishValues(metrics, 'Reward', MetricUnit.None, { policy: 'holdout' }, [0, 1, 0.3]);
+ * @example publishValues(metrics, 'Reward', MetricUnit.NoUnit, { policy: 'holdout' }, [0, 1, 0.3]);
  */
 export function publishValues(
   metrics: Metrics,

@@ -7,7 +7,9 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
+import type { DecisionPolicy } from '../rewards/close.ts';
 import type { ConfigSource } from '../shared/config-source.ts';
+import { publishValues } from '../shared/metrics.ts';
 import { type SweeperDeps, type SweepOutcome, sweep } from './sweeper.ts';
 
 export type SweeperHandlerDeps = Omit<SweeperDeps, 'config' | 'logger'> & {
@@ -39,6 +41,11 @@ export function createSweeperHandler(deps: SweeperHandlerDeps) {
       }),
     };
     if (deps.metrics) {
+      // each closed decision's reward as one value under its policy: CloudWatch's Average is per decision
+      for (const policy of ['bandit', 'holdout'] as const satisfies readonly DecisionPolicy[]) {
+        const rewards = close?.rewardByPolicy[policy].rewards ?? [];
+        publishValues(deps.metrics, 'Reward', MetricUnit.NoUnit, { policy }, rewards);
+      }
       deps.metrics.addMetric('SendsEnqueued', MetricUnit.Count, outcome.enqueued);
       deps.metrics.addMetric('RequestsRedecided', MetricUnit.Count, outcome.redecided);
       deps.metrics.addMetric('RewardsClosed', MetricUnit.Count, summary.rewardsClosed);

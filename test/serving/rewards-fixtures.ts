@@ -130,6 +130,8 @@ export interface SentDecision {
   sentAt: number;
   features: Float32Array;
   status?: string;
+  /** decided by the holdout's policy; default false */
+  holdout?: boolean;
 }
 
 /** Writes a decision item as dispatch leaves it after a send: status, features, an open reward window. */
@@ -144,6 +146,7 @@ export async function putSentDecision(stack: LocalStack, d: SentDecision, config
         channel: 'push',
         features: encodeFeatureRow(d.features),
         policyVersion: 'linucb-test+features-v1',
+        holdout: d.holdout ?? false,
         configVersion: config.version,
         decidedAt: d.sentAt - HOUR,
         sentAt: d.sentAt,

@@ -1,7 +1,8 @@
 /**
  * The pure parts of rewards and the learner's memory: reward by weights and combine, the rewards-queue
- * message codec, and the pruning of applied decision ids.
+ * message codec, the pruning of applied decision ids, and rewards published as metric values.
  */
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { appliedEntry, dedupHorizonMs, fitApplied, pruneApplied } from '#lambdas/learner/applied-rewards.ts';
@@ -15,6 +16,8 @@ import {
   REWARD_SHARD_COUNT,
   rewardShardFor,
 } from '#lambdas/rewards/index.ts';
+import { createMetrics, publishValues } from '#lambdas/shared/metrics.ts';
+import { captureMetrics } from '#test/helpers/emf.ts';
 import { HOUR, rewardMessage, T0, testConfig } from './rewards-fixtures.ts';
 
 const weights = testConfig().reward.weights;
@@ -108,5 +111,31 @@ describe('memory of applied rewards', () => {
     expect(dedupHorizonMs(kept, true, now, HOUR)).toBe(now - Math.floor((now - 5 * 60_000) / 60_000) * 60_000);
     expect(fitApplied(20_000, 390_000)).toBe(Math.floor(370_000 / 12));
     expect(fitApplied(400_000, 390_000)).toBe(0);
+  });
+});
+
+describe('rewards as metric values', () => {
+  it('publishes every value under its dimensions, 100 per EMF line, leaving stored metrics their own', async () => {
+    // Prepare
+    const metrics = createMetrics('sweeper');
+    const rewards = Array.from({ length: 250 }, (_, i) => (i % 4) / 4);
+
+    // Act
+    const { metrics: emitted } = await captureMetrics(async () => {
+      metrics.addMetric('RewardsClosed', MetricUnit.Count, 250);
+      publishValues(metrics, 'Reward', MetricUnit.NoUnit, { policy: 'holdout' }, rewards);
+      publishValues(metrics, 'Reward', MetricUnit.NoUnit, { policy: 'bandit' }, []);
+      metrics.addMetric('SendsEnqueued', MetricUnit.Count, 3);
+      metrics.publishStoredMetrics();
+    });
+
+    // Assess
+    const reward = emitted.filter((m) => m.name === 'Reward');
+    expect(reward.map((m) => m.values.length)).toEqual([100, 100, 50]);
+    expect(reward.flatMap((m) => m.values)).toEqual(rewards);
+    for (const m of reward) expect(m.dimensions).toEqual({ service: 'sweeper', policy: 'holdout' });
+    for (const name of ['RewardsClosed', 'SendsEnqueued']) {
+      expect(emitted.find((m) => m.name === name)?.dimensions).toEqual({ service: 'sweeper' });
+    }
   });
 });

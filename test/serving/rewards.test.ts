@@ -1,7 +1,8 @@
 /**
  * Reward attribution and window closing on the local stack (DynamoDB Local + fauxqs): events counted
  * once per decision and type, only within the window, rewards by the config's weights and combine,
- * windows without engagement closed with 0, and a closer that dies between sending and closing.
+ * windows without engagement closed with 0, and a closer that dies between sending and closing; the
+ * closed rewards split by policy (bandit, holdout) and the sweeper's `Reward` metric.
  */
 import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { DeleteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
@@ -21,10 +22,15 @@ import {
   type RewardsLogger,
   settledReward,
 } from '#lambdas/rewards/index.ts';
+import { staticConfigSource } from '#lambdas/shared/config-source.ts';
+import { createLogger } from '#lambdas/shared/logger.ts';
+import { createMetrics, METRICS_NAMESPACE } from '#lambdas/shared/metrics.ts';
 import { modelTableStore } from '#lambdas/shared/model-store.ts';
+import { createSweeperHandler } from '#lambdas/sweeper/handler.ts';
 import type { LocalStack } from '#local/stack.ts';
 import { initTensorBackend } from '#model/bandit/index.ts';
 import { Rng } from '#model/random.ts';
+import { captureMetrics } from '#test/helpers/emf.ts';
 import {
   makeAppOpened,
   makeNotificationClicked,
@@ -32,6 +38,7 @@ import {
   makeProfileUpsert,
 } from '#test/helpers/event-factories.ts';
 import { useLocalStack } from '#test/helpers/local-stack.ts';
+import { lambdaContext } from './dispatch-fixtures.ts';
 import {
   clearServingState,
   drainQueue,
@@ -421,9 +428,11 @@ describe('window closing', () => {
 
     const after = await closeExpiredRewards(closing(s, config), AFTER_CLOSE + 120_000);
 
-    // Assess: sent twice with the same reward, closed once, then never again
+    // Assess: sent twice with the same reward, closed once (and its reward counted once), then never again
     expect(crashed).toMatchObject({ sent: 1, closed: 0, failed: 1 });
     expect(retried).toMatchObject({ sent: 1, closed: 1 });
+    expect(crashed.rewardByPolicy.bandit.count).toBe(0);
+    expect(retried.rewardByPolicy.bandit).toEqual({ count: 1, sum: 1, rewards: [1] });
     expect(after).toMatchObject({ sent: 0, closed: 0 });
     const messages = await drainQueue(s, s.queueUrls.rewards);
     expect(messages.map((m) => [m.decisionId, m.reward])).toEqual([
@@ -442,5 +451,110 @@ describe('window closing', () => {
     );
     expect(learned).toMatchObject({ applied: 1, duplicates: 1, failures: [] });
     expect((await store.readHead())?.state.bandit.updates).toBe(1);
+  });
+});
+
+describe('reward by policy', () => {
+  /** Bandit: a click, a quiet send, an item written without `holdout`. Holdout: a click, an unconfirmed quiet send. */
+  async function sendMixedDecisions(s: LocalStack, config: AnalystConfig): Promise<void> {
+    const sent = [
+      { decisionId: 'dec-b-click', holdout: false },
+      { decisionId: 'dec-b-quiet', holdout: false },
+      { decisionId: 'dec-b-old' },
+      { decisionId: 'dec-h-click', holdout: true },
+      { decisionId: 'dec-h-maybe', holdout: true, status: 'maybe_sent' },
+    ];
+    await Promise.all(
+      sent.map((d, i) =>
+        putSentDecision(
+          s,
+          { userId: `user-${i}`, sentAt: T0 + i * 1000, features: featureRow(new Rng(i + 1)), ...d },
+          config,
+        ),
+      ),
+    );
+    await s.clients.doc.send(
+      new UpdateCommand({
+        TableName: s.tableNames.decisions,
+        Key: { decisionId: 'dec-b-old' },
+        UpdateExpression: 'REMOVE holdout',
+      }),
+    );
+    await attributeEngagement(
+      [
+        engagement('notification_clicked', 'dec-b-click', T0 + HOUR, { userId: 'user-0' }),
+        engagement('notification_clicked', 'dec-h-click', T0 + HOUR, { userId: 'user-3' }),
+      ],
+      attribution(s, config, T0 + 2 * HOUR),
+    );
+  }
+
+  it('splits the closed rewards into the bandit and the holdout, counting unconfirmed sends as sto report does', async () => {
+    // Prepare
+    const s = stack();
+    const config = testConfig();
+    await sendMixedDecisions(s, config);
+
+    // Act
+    const outcome = await closeExpiredRewards(closing(s, config), AFTER_CLOSE + 10_000);
+    const again = await closeExpiredRewards(closing(s, config), AFTER_CLOSE + 70_000);
+
+    // Assess: no extra request for it (one GetItem, one Query per shard, one watermark write)
+    expect(outcome).toMatchObject({ closed: 5, sent: 4, closedWithoutMessage: 1, readRequests: 3, writeRequests: 1 });
+    const { bandit, holdout } = outcome.rewardByPolicy;
+    expect({ count: bandit.count, sum: bandit.sum, rewards: [...bandit.rewards].sort() }).toEqual({
+      count: 3,
+      sum: 1,
+      rewards: [0, 0, 1],
+    });
+    expect({ count: holdout.count, sum: holdout.sum, rewards: [...holdout.rewards].sort() }).toEqual({
+      count: 2,
+      sum: 1,
+      rewards: [0, 1],
+    });
+    expect(again.rewardByPolicy).toEqual({
+      bandit: { count: 0, sum: 0, rewards: [] },
+      holdout: { count: 0, sum: 0, rewards: [] },
+    });
+  });
+
+  it('the sweeper emits each closed reward as a Reward value under its policy', async () => {
+    // Prepare
+    const s = stack();
+    const config = testConfig();
+    await sendMixedDecisions(s, config);
+    const handler = createSweeperHandler({
+      doc: s.clients.doc,
+      sqs: s.clients.sqs,
+      decisionsTable: s.tableNames.decisions,
+      dispatchQueueUrl: s.queueUrls.dispatch,
+      requestsQueueUrl: s.queueUrls.requests,
+      rewardsQueueUrl: s.queueUrls.rewards,
+      configSource: staticConfigSource(config),
+      now: () => AFTER_CLOSE + 10_000,
+      logger: createLogger('sweeper-test', { logLevel: 'SILENT' }),
+      metrics: createMetrics('sweeper'),
+    });
+
+    // Act
+    const { result, metrics } = await captureMetrics(() => handler(undefined, lambdaContext()));
+
+    // Assess
+    expect(result.rewardsClosed).toBe(5);
+    const rewards = metrics.filter((m) => m.name === 'Reward');
+    for (const m of rewards) {
+      expect(m).toMatchObject({ namespace: METRICS_NAMESPACE, unit: 'None' });
+      expect(Object.keys(m.dimensions).sort()).toEqual(['policy', 'service']);
+    }
+    const valuesOf = (policy: string) =>
+      rewards
+        .filter((m) => m.dimensions.policy === policy)
+        .flatMap((m) => m.values)
+        .sort();
+    expect(valuesOf('bandit')).toEqual([0, 0, 1]);
+    expect(valuesOf('holdout')).toEqual([0, 1]);
+    const closed = metrics.find((m) => m.name === 'RewardsClosed');
+    expect(closed).toMatchObject({ values: [5], dimensions: { service: 'sweeper' } });
+    expect(closed?.dimensions.policy).toBeUndefined();
   });
 });
