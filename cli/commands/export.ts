@@ -11,11 +11,12 @@ import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Command } from 'commander';
 import { defaultConfig, loadConfigFile } from '#config/load.ts';
 import { exportDecisionLog } from '#lambdas/shared/decision-log.ts';
+import { dynamoClientConfig } from '../dynamodb.ts';
 import { CliError } from '../errors.ts';
 
 export interface ExportOptions {
@@ -58,18 +59,7 @@ export async function runExport(options: ExportOptions, env: NodeJS.ProcessEnv =
   if (!(from < to)) throw new CliError(`--from (${options.from}) must be before --to (${options.to})`);
   const table = options.table ?? env.DECISIONS_TABLE_NAME;
   if (!table) throw new CliError('no decisions table: pass --table NAME or set DECISIONS_TABLE_NAME');
-  const region = options.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
-  if (!region && !options.endpoint) throw new CliError('no region: pass --region or set AWS_REGION');
-  const clientConfig: DynamoDBClientConfig = { region: region ?? 'us-east-1' };
-  if (options.endpoint) {
-    if (!/^https?:\/\//.test(options.endpoint))
-      throw new CliError(`--endpoint must be a URL, got "${options.endpoint}"`);
-    clientConfig.endpoint = options.endpoint;
-    // Emulators accept any key; without one in the environment the SDK would refuse to sign at all.
-    if (!env.AWS_ACCESS_KEY_ID && !env.AWS_PROFILE) {
-      clientConfig.credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
-    }
-  }
+  const clientConfig = dynamoClientConfig(options, env);
   const config = options.config ? loadConfigFile(options.config) : defaultConfig();
   const file = resolve(options.out);
   await mkdir(dirname(file), { recursive: true });

@@ -26,6 +26,7 @@ import type { LearnerModelStore } from '#lambdas/learner/learner.ts';
 import { modelTableStore, SEND_TIME_MODEL_ID } from '#lambdas/shared/model-store.ts';
 import type { SendTimePolicy, SerializedPolicy } from '#model/policy.ts';
 import { type PretrainedPolicy, pretrainPolicy } from '#model/pretrain.ts';
+import { dynamoClientConfig } from '../dynamodb.ts';
 import { CliError, EXIT_FAILURE } from '../errors.ts';
 import { startProgress } from '../progress.ts';
 import { parseInstant } from './export.ts';
@@ -169,23 +170,6 @@ export async function putPretrainedModel(
     );
   }
   return { version, ...(head && { replacedVersion: head.version }) };
-}
-
-function dynamoClientConfig(options: PretrainOptions, env: NodeJS.ProcessEnv): DynamoDBClientConfig {
-  const region = options.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
-  if (!region && !options.endpoint) throw new CliError('no region: pass --region or set AWS_REGION');
-  const clientConfig: DynamoDBClientConfig = { region: region ?? 'us-east-1' };
-  if (options.endpoint) {
-    if (!/^https?:\/\//.test(options.endpoint)) {
-      throw new CliError(`--endpoint must be a URL, got "${options.endpoint}"`);
-    }
-    clientConfig.endpoint = options.endpoint;
-    // Emulators accept any key; without one in the environment the SDK would refuse to sign at all.
-    if (!env.AWS_ACCESS_KEY_ID && !env.AWS_PROFILE) {
-      clientConfig.credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
-    }
-  }
-  return clientConfig;
 }
 
 /**
