@@ -12,9 +12,9 @@ import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { QUEUES } from '#infra/resources.ts';
-import { FUNCTIONS as BUNDLES, bundlingOptions, entryPath, type FunctionName, PROJECT_ROOT } from './bundling.ts';
+import { bundlingOptions, entryPath, type FunctionName, PROJECT_ROOT } from './bundling.ts';
 import { DeploymentError } from './errors.ts';
-import { LAMBDA_TASK_ROOT_DIR, METRICS_NAMESPACE, TFJS_WASM_DIR_ENV } from './runtime-env.ts';
+import { METRICS_NAMESPACE } from './runtime-env.ts';
 
 export { FUNCTION_NAMES, type FunctionName } from './bundling.ts';
 
@@ -116,7 +116,6 @@ export class ServiceFunction extends Construct {
         POWERTOOLS_SERVICE_NAME: props.name,
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
         POWERTOOLS_LOG_LEVEL: 'INFO',
-        ...(BUNDLES[props.name].tensorflowWasm && { [TFJS_WASM_DIR_ENV]: LAMBDA_TASK_ROOT_DIR }),
         ...props.environment,
       },
     });

@@ -52,21 +52,23 @@ export function oldestMessageAlarmSeconds(queue: QueueDefinition): number {
 }
 
 /**
- * The custom metrics the dashboard charts, by name (namespace METRICS_NAMESPACE). Charted with SEARCH
- * over the name alone, so the dimensions the functions add (service, policy, channel, status, ...) can
- * change without breaking a chart. Names marked "assumed" are not emitted yet.
+ * The custom metrics the dashboard charts, by name (namespace METRICS_NAMESPACE; every one also has the
+ * dimension `service`, the function's name). Charted with SEARCH over the name alone, so each combination
+ * of the dimensions below is its own line, and a dimension added later breaks no chart. Every name is
+ * emitted by the function named (lambdas/<function>/handler.ts; test/cdk/stack.test.ts checks the names).
  */
 export const CUSTOM_METRICS = {
-  decisions: 'Decisions', // decide: dimensions policy (bandit | holdout), channel, status
-  duplicateRequests: 'DuplicateRequests', // decide
-  sendsEnqueued: 'SendsEnqueued', // sweeper
+  decisions: 'Decisions', // decide, count: dimensions policy (bandit | holdout), channel, status
+  duplicateRequests: 'DuplicateRequests', // decide, count
+  sendsEnqueued: 'SendsEnqueued', // sweeper, count
   sweepLateness: 'SweepLatenessMax', // sweeper, milliseconds
-  rewardsClosed: 'RewardsClosed', // sweeper
-  sends: 'Sends', // assumed: dispatch, dimension channel (and outcome)
-  sendsStopped: 'SendsStopped', // assumed: dispatch, a guardrail stopped the send at send time (dimension reason)
-  noArmPrefix: 'NoArm', // decide: NoArm_<reason>, a guardrail masked every arm
-  rewardsApplied: 'RewardsApplied', // assumed: learner
-  reward: 'Reward', // assumed: closed reward per decision, dimension policy (bandit | holdout)
+  rewardsClosed: 'RewardsClosed', // sweeper, count
+  sends: 'Sends', // dispatch, count: dimensions channel (email | push | sms | none), outcome (sent | maybe_sent | failed | stopped)
+  sendsStopped: 'SendsStopped', // dispatch, count: a guardrail stopped the send at send time, dimension reason
+  noArmPrefix: 'NoArm', // decide, count: NoArm_<reason>, a guardrail masked every arm
+  rewardsApplied: 'RewardsApplied', // learner, count
+  rewardDuplicatesSkipped: 'RewardDuplicatesSkipped', // learner, count: rewards the model already had
+  reward: 'Reward', // sweeper, no unit: one value per closed decision, its reward; dimension policy (bandit | holdout)
 } as const;
 
 export interface ObservabilityProps {
@@ -247,7 +249,7 @@ export class Observability extends Construct {
             search(`MetricName="${m.decisions}"`, 'Sum', 'decisions'),
             search(`MetricName="${m.duplicateRequests}"`, 'Sum', 'duplicate requests'),
           ]),
-          graph('Sends by channel', [
+          graph('Sends by channel and outcome', [
             search(`MetricName="${m.sendsEnqueued}"`, 'Sum', 'enqueued by the sweeper'),
             search(`MetricName="${m.sends}"`, 'Sum', 'sends'),
           ]),
@@ -260,6 +262,7 @@ export class Observability extends Construct {
           graph('Rewards', [
             search(`MetricName="${m.rewardsClosed}"`, 'Sum', 'reward windows closed'),
             search(`MetricName="${m.rewardsApplied}"`, 'Sum', 'applied by the learner'),
+            search(`MetricName="${m.rewardDuplicatesSkipped}"`, 'Sum', 'skipped by the learner as already applied'),
           ]),
           graph('Reward per decision: holdout vs bandit (hourly mean)', [
             search(`MetricName="${m.reward}"`, 'Average', 'reward', 3600),

@@ -22,12 +22,5 @@ export const APPCONFIG_ENV = {
   profileId: 'STO_APPCONFIG_PROFILE_ID',
 } as const;
 
-/**
- * Directory (ending in '/') holding the tfjs-backend-wasm .wasm files copied next to the bundle; an entry
- * passes it to initTensorBackend('wasm', { wasmDir }). Inside Lambda the bundle lives in /var/task.
- */
-export const TFJS_WASM_DIR_ENV = 'STO_TFJS_WASM_DIR';
-export const LAMBDA_TASK_ROOT_DIR = '/var/task/';
-
-/** CloudWatch namespace of the functions' Powertools metrics (lambdas/decide/index.ts, lambdas/sweeper/index.ts). */
+/** CloudWatch namespace of the functions' Powertools metrics (lambdas/shared/metrics.ts METRICS_NAMESPACE). */
 export const METRICS_NAMESPACE = 'SendTimeOptimizer';

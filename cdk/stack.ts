@@ -26,6 +26,7 @@ import {
   QUEUES,
   type QueueDefinition,
   type QueueLogicalName,
+  TABLE_NAMES,
   TABLES,
   type TableLogicalName,
 } from '#infra/resources.ts';
@@ -312,6 +313,15 @@ export class SendTimeOptimizerStack extends Stack {
       new CfnOutput(this, `${pascalCase(name)}DeadLetterQueueUrl`, {
         description: `Dead-letter queue of the ${name} queue`,
         value: this.queues[name].deadLetterQueue.queueUrl,
+      });
+    }
+    // CloudFormation names the tables; `sto export --table`, `sto pretrain --table` and teardown need the names
+    for (const name of TABLE_NAMES) {
+      new CfnOutput(this, `${pascalCase(name)}TableName`, {
+        description:
+          `The ${name} table (${TABLES[name].envVar} of the functions and the sto CLI)` +
+          (TABLES[name].retainOnDelete ? '; retained when the stack is deleted' : ''),
+        value: this.tables[name].table.tableName,
       });
     }
     new CfnOutput(this, 'DashboardName', { value: this.observability.dashboard.dashboardName });

@@ -27,7 +27,8 @@ import { PROJECT_ROOT } from '../../cdk/bundling.ts';
 import { DeploymentSettingError } from '../../cdk/errors.ts';
 import { FUNCTION_NAMES, type FunctionName } from '../../cdk/functions.ts';
 import { nagPacks } from '../../cdk/nag.ts';
-import { APPCONFIG_ENV, DISPATCH_ENV } from '../../cdk/runtime-env.ts';
+import { CUSTOM_METRICS } from '../../cdk/observability.ts';
+import { APPCONFIG_ENV, DISPATCH_ENV, METRICS_NAMESPACE } from '../../cdk/runtime-env.ts';
 import { CONTEXT_KEYS, DEFAULT_CONFIG_FILE } from '../../cdk/settings.ts';
 import type { SendTimeOptimizerStack } from '../../cdk/stack.ts';
 import {
@@ -268,6 +269,8 @@ describe('Lambda', () => {
   it('the environment variable names cdk/runtime-env.ts sets are the ones the functions read', async () => {
     const { APPCONFIG_ENV: read } = await import('#lambdas/shared/config-source.ts');
     expect(APPCONFIG_ENV).toEqual(read);
+    const { METRICS_NAMESPACE: emittedIn } = await import('#lambdas/shared/metrics.ts');
+    expect(METRICS_NAMESPACE).toBe(emittedIn);
     // the dispatch entry reads its environment when loaded: give it what it requires
     vi.stubEnv(TABLES.decisions.envVar, 'decisions');
     vi.stubEnv(TABLES.users.envVar, 'users');
@@ -426,6 +429,27 @@ describe('CloudWatch', () => {
     }
   });
 
+  it('the dashboard charts every custom metric by its name, and each is a name a function emits', () => {
+    const [[, dashboard]] = resourcesOfType(plain.json, 'AWS::CloudWatch::Dashboard');
+    const strings = (value: unknown): string[] =>
+      typeof value === 'string'
+        ? [value]
+        : typeof value === 'object' && value
+          ? Object.values(value).flatMap(strings)
+          : [];
+    const body = strings(dashboard.DashboardBody).join('');
+    const handlers = FUNCTION_NAMES.map((name) =>
+      readFileSync(join(PROJECT_ROOT, 'lambdas', name, 'handler.ts'), 'utf8'),
+    ).join('\n');
+    for (const name of Object.values(CUSTOM_METRICS)) {
+      const prefix = name === CUSTOM_METRICS.noArmPrefix;
+      expect(body, name).toContain(
+        prefix ? `Namespace=\\"${METRICS_NAMESPACE}\\" ${name}'` : `MetricName=\\"${name}\\"`,
+      );
+      expect(handlers, name).toContain(prefix ? `\`${name}_` : `'${name}'`);
+    }
+  });
+
   it('with alarmEmail, every alarm notifies an encrypted topic with that e-mail subscribed', () => {
     const { json } = full;
     const [[topicId, topic]] = resourcesOfType(json, 'AWS::SNS::Topic');
@@ -446,7 +470,7 @@ describe('CloudWatch', () => {
 });
 
 describe('outputs and parameters', () => {
-  it('producer queue URLs, every DLQ URL, the dashboard and the AppConfig ids are outputs', () => {
+  it('producer queue URLs, every DLQ URL, the table names, the dashboard and the AppConfig ids are outputs', () => {
     const { json, stack } = plain;
     const ids = idsOf(stack);
     const outputs = json.Outputs ?? {};
@@ -455,6 +479,12 @@ describe('outputs and parameters', () => {
     for (const name of QUEUE_NAMES) {
       const key = `${name.charAt(0).toUpperCase()}${name.slice(1)}DeadLetterQueueUrl`;
       expect(outputs[key]?.Value, key).toEqual({ Ref: ids.deadLetterQueues[name] });
+    }
+    // the tables' generated names: sto export / pretrain --table and teardown read them here
+    expect(Object.keys(outputs).filter((key) => key.endsWith('TableName'))).toHaveLength(TABLE_NAMES.length);
+    for (const name of TABLE_NAMES) {
+      const key = `${name.charAt(0).toUpperCase()}${name.slice(1)}TableName`;
+      expect(outputs[key]?.Value, key).toEqual({ Ref: ids.tables[name] });
     }
     for (const key of [
       'DashboardName',
