@@ -49,7 +49,7 @@ import {
   type UserTruth,
   ZoneClock,
 } from '#sim/truth.ts';
-import { arrivalState, type WarmupLog, warmedUpState } from '#sim/warmup.ts';
+import { arrivalState, type WarmupLog, warmedUpState, warmupEvents } from '#sim/warmup.ts';
 import { putPretrainedModel } from '../cli/commands/pretrain.ts';
 import { startProgress } from '../cli/progress.ts';
 import { type Delivery, SimulatedClock, startLocalLoop } from './loop.ts';
@@ -106,52 +106,14 @@ function contactOf(u: UserTruth) {
   };
 }
 
-/** A user's history before day 0 as the producers would have sent it: profile, sessions, past sends. */
+/**
+ * A user's history before day 0 as the producers would have sent it: profile (with contact data), sessions,
+ * past sends and what they led to, without decision ids (a real legacy log has none).
+ */
 function historyEvents(u: UserTruth): IngestEvent[] {
-  const events: IngestEvent[] = [
-    {
-      schemaVersion: 1,
-      id: `profile-${u.index}`,
-      type: 'profile_upserted',
-      userId: u.userId,
-      occurredAt: iso(u.arrivalMs),
-      timeZone: u.zone,
-      consents: { ...u.reachable },
-      ...contactOf(u),
-    } as IngestEvent,
-  ];
   const log: WarmupLog = { sessions: [], sends: [] };
   warmedUpState(u, { population, decay, rng: worldRng.fork('warmup'), clock: zoneClock, affinity, timeline }, log);
-  for (const [i, t] of log.sessions.entries()) {
-    events.push({
-      schemaVersion: 1,
-      id: `s-${u.index}-h${i}`,
-      type: 'app_opened',
-      userId: u.userId,
-      occurredAt: iso(t),
-    });
-  }
-  log.sends.forEach((send, i) => {
-    events.push({
-      schemaVersion: 1,
-      id: `legacy-${u.index}-${i}`,
-      type: 'notification_delivered',
-      userId: u.userId,
-      occurredAt: iso(send.atMs),
-      channel: send.channel,
-    } as IngestEvent);
-    for (const [j, o] of send.outcomes.entries()) {
-      events.push({
-        schemaVersion: 1,
-        id: `legacy-${u.index}-${i}-${j}`,
-        type: o.type,
-        userId: u.userId,
-        occurredAt: iso(o.atMs),
-        channel: send.channel,
-      } as IngestEvent);
-    }
-  });
-  return events;
+  return warmupEvents(u, log, { decisionIds: false, profile: contactOf(u) });
 }
 
 /** Pretrains a policy on the history and puts it as the head model, as `sto pretrain` does (shared code). */
