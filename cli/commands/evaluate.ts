@@ -22,6 +22,7 @@ import {
   type TargetReport,
 } from '../analysis/offline-evaluation.ts';
 import { CliError } from '../errors.ts';
+import { optionalWholeNumber } from '../options.ts';
 
 export interface EvaluateOptions {
   logs: string;
@@ -36,15 +37,6 @@ export interface EvaluateOptions {
   seed?: string;
   resamples?: string;
   minLift?: string;
-}
-
-function integer(value: string | undefined, option: string, fallback: number, min: number, max: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max) {
-    throw new CliError(`${option} must be a whole number from ${min} to ${max}, got "${value}"`);
-  }
-  return n;
 }
 
 function policyName(value: string | undefined, option: string): ReplayPolicyName {
@@ -87,9 +79,9 @@ export function readModelFile(file: string): SerializedPolicy {
  * @example const result = await runEvaluate({ logs: 'log.jsonl', config: 'candidate.json' });
  */
 export async function runEvaluate(options: EvaluateOptions): Promise<OfflineEvaluation> {
-  const learnEvery = integer(options.learnEvery, '--learn-every', 100, 1, 1_000_000);
-  const seed = integer(options.seed, '--seed', 0, 0, 2 ** 31 - 1);
-  const resamples = integer(options.resamples, '--resamples', 1000, 100, 100_000);
+  const learnEvery = optionalWholeNumber(options.learnEvery, '--learn-every', 100, 1, 1_000_000);
+  const seed = optionalWholeNumber(options.seed, '--seed', 0, 0, 2 ** 31 - 1);
+  const resamples = optionalWholeNumber(options.resamples, '--resamples', 1000, 100, 100_000);
   const minimumLift = options.minLift === undefined ? 0 : Number(options.minLift);
   if (!Number.isFinite(minimumLift)) throw new CliError(`--min-lift must be a number, got "${options.minLift}"`);
   const candidatePolicy = policyName(options.policy, '--policy');

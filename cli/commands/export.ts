@@ -18,6 +18,7 @@ import { defaultConfig, loadConfigFile } from '#config/load.ts';
 import { exportDecisionLog } from '#lambdas/shared/decision-log.ts';
 import { dynamoClientConfig } from '../dynamodb.ts';
 import { CliError } from '../errors.ts';
+import { parseInstant } from '../options.ts';
 
 export interface ExportOptions {
   out: string;
@@ -38,15 +39,6 @@ export interface ExportResult {
   pages: number;
   /** read capacity units consumed, when DynamoDB reports it */
   consumedCapacity: number;
-}
-
-/** An ISO 8601 instant (a date alone means its midnight UTC). */
-export function parseInstant(value: string | undefined, option: string): number {
-  const ms = value === undefined ? Number.NaN : Date.parse(value);
-  if (!Number.isFinite(ms)) {
-    throw new CliError(`${option} must be an ISO 8601 instant such as 2026-07-01T00:00:00Z, got "${value ?? ''}"`);
-  }
-  return ms;
 }
 
 /**

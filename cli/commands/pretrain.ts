@@ -28,8 +28,8 @@ import type { SendTimePolicy, SerializedPolicy } from '#model/policy.ts';
 import { type PretrainedPolicy, pretrainPolicy } from '#model/pretrain.ts';
 import { dynamoClientConfig } from '../dynamodb.ts';
 import { CliError, EXIT_FAILURE } from '../errors.ts';
+import { parseInstant } from '../options.ts';
 import { startProgress } from '../progress.ts';
-import { parseInstant } from './export.ts';
 
 export interface PretrainOptions {
   events: string;

@@ -11,6 +11,7 @@ import { readDecisionLogFile } from '../analysis/decision-log-file.ts';
 import { buildLiftReport, type LiftReport } from '../analysis/lift-report.ts';
 import { writeLiftReport } from '../analysis/report-html.ts';
 import { CliError } from '../errors.ts';
+import { optionalWholeNumber } from '../options.ts';
 
 export interface ReportOptions {
   logs: string;
@@ -20,15 +21,6 @@ export interface ReportOptions {
   seed?: string;
 }
 
-function integer(value: string | undefined, option: string, fallback: number, min: number, max: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max) {
-    throw new CliError(`${option} must be a whole number from ${min} to ${max}, got "${value}"`);
-  }
-  return n;
-}
-
 /**
  * Runs `sto report` with parsed options.
  * @example const { report } = await runReport({ logs: 'log.jsonl', out: 'report/' });
@@ -36,8 +28,8 @@ function integer(value: string | undefined, option: string, fallback: number, mi
 export async function runReport(
   options: ReportOptions,
 ): Promise<{ report: LiftReport; jsonFile: string; htmlFile: string }> {
-  const resamples = integer(options.resamples, '--resamples', 1000, 100, 100_000);
-  const seed = integer(options.seed, '--seed', 0, 0, 2 ** 31 - 1);
+  const resamples = optionalWholeNumber(options.resamples, '--resamples', 1000, 100, 100_000);
+  const seed = optionalWholeNumber(options.seed, '--seed', 0, 0, 2 ** 31 - 1);
   const config = options.config ? loadConfigFile(options.config) : undefined;
   const rows = await readDecisionLogFile(options.logs);
   if (rows.length === 0) throw new CliError(`Decision log ${options.logs} has no decisions`);

@@ -14,6 +14,7 @@ import { loadPopulationFile, SHIPPED_POPULATIONS, shippedPopulationPath } from '
 import { writeReport } from '#sim/report.ts';
 import { summarize } from '#sim/summary.ts';
 import { CliError } from '../errors.ts';
+import { wholeNumber } from '../options.ts';
 import { startProgress } from '../progress.ts';
 
 export interface SimulateOptions {
@@ -32,21 +33,13 @@ export interface SimulateOptions {
 /** The shipped analyst config, shown relative to the working directory in --help. */
 const DEFAULT_CONFIG = relative(process.cwd(), fileURLToPath(new URL('../../config/default.json', import.meta.url)));
 
-function integer(value: string, option: string, min: number, max: number): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max) {
-    throw new CliError(`${option} must be a whole number from ${min} to ${max}, got "${value}"`);
-  }
-  return n;
-}
-
 /** "5" means seeds 1..5; "3,7,11" means exactly those seeds. */
 export function parseSeeds(value: string): number[] {
   if (/^\d+$/.test(value.trim())) {
-    const k = integer(value.trim(), '--seeds', 1, 1000);
+    const k = wholeNumber(value.trim(), '--seeds', 1, 1000);
     return Array.from({ length: k }, (_, i) => i + 1);
   }
-  const seeds = value.split(',').map((s) => integer(s.trim(), '--seeds (list)', 0, 2 ** 31 - 1));
+  const seeds = value.split(',').map((s) => wholeNumber(s.trim(), '--seeds (list)', 0, 2 ** 31 - 1));
   if (new Set(seeds).size !== seeds.length) throw new CliError(`--seeds lists a seed twice: ${value}`);
   return seeds;
 }
@@ -82,7 +75,7 @@ function banditVariants(files: string[]): BanditVariant[] {
  * @example await runSimulate({ population: 'default', config: 'config/default.json', days: '7', seeds: '2', out: 'out', policies: 'heuristic,oracle' });
  */
 export async function runSimulate(options: SimulateOptions): Promise<{ summaryFile: string; reportFile: string }> {
-  const days = integer(options.days, '--days', 1, 365);
+  const days = wholeNumber(options.days, '--days', 1, 365);
   const seeds = parseSeeds(options.seeds);
   const names = list(options.policies);
   for (const name of names) {
@@ -93,10 +86,10 @@ export async function runSimulate(options: SimulateOptions): Promise<{ summaryFi
   if (!names.length) throw new CliError('--policies lists no policy');
   const config: AnalystConfig = loadConfigFile(options.config);
   const population = loadPopulationFile(populationFile(options.population));
-  if (options.users !== undefined) population.users = integer(options.users, '--users', 1, 1_000_000);
+  if (options.users !== undefined) population.users = wholeNumber(options.users, '--users', 1, 1_000_000);
   const bandits = options.configs ? banditVariants(list(options.configs)) : undefined;
   if (bandits && !names.includes('bandit')) throw new CliError('--configs needs "bandit" in --policies');
-  const jobs = options.jobs === undefined ? undefined : integer(options.jobs, '--jobs', 1, 256);
+  const jobs = options.jobs === undefined ? undefined : wholeNumber(options.jobs, '--jobs', 1, 256);
 
   const progress = startProgress(days * seeds.length, 'simulating', { quiet: options.quiet });
   let result: SimulationResult;
