@@ -299,31 +299,13 @@ export function compareToBaseline(
   const differenceReplicates = new Float64Array(settings.resamples);
   for (let b = 0; b < settings.resamples; b++) differenceReplicates[b] = leftReplicates[b] - rightReplicates[b];
 
-  const candidateEstimate = intervalEstimate(pointEstimate(estimator, left), leftReplicates, settings.level);
-  const baselineEstimate = intervalEstimate(pointEstimate(estimator, right), rightReplicates, settings.level);
-  const difference = intervalEstimate(
-    candidateEstimate.estimate - baselineEstimate.estimate,
-    differenceReplicates,
-    settings.level,
-  );
-  const verdict: Verdict =
-    difference.low > minimumLift ? 'better' : difference.high <= minimumLift ? 'not better' : 'inconclusive';
-  return {
-    verdict,
+  return comparisonOf(
     estimator,
-    candidate: candidateEstimate,
-    baseline: baselineEstimate,
-    difference,
-    minimumLift,
-    rows: left.n,
-    bootstrap: bootstrapSettings(settings, left),
-    warnings: { candidate: left.warnings, baseline: right.warnings },
-    summary: comparisonSummary(verdict, estimator, candidateEstimate, baselineEstimate, difference, {
-      level: settings.level,
-      rows: left.n,
-      minimumLift,
-    }),
-  };
+    intervalEstimate(pointEstimate(estimator, left), leftReplicates, settings.level),
+    intervalEstimate(pointEstimate(estimator, right), rightReplicates, settings.level),
+    differenceReplicates,
+    { settings, prepared: left, minimumLift, warnings: { candidate: left.warnings, baseline: right.warnings } },
+  );
 }
 
 /**
@@ -364,28 +346,48 @@ export function compareToLoggingPolicy(candidate: LoggedFeedback, options: Compa
     loggingReplicates[b] = sums[b * width + width - 1] / rows;
     differenceReplicates[b] = candidateReplicates[b] - loggingReplicates[b];
   }
-  const candidateEstimate = intervalEstimate(pointEstimate(estimator, prepared), candidateReplicates, settings.level);
-  const baselineEstimate = intervalEstimate(sum(reward) / n, loggingReplicates, settings.level);
-  const difference = intervalEstimate(
-    candidateEstimate.estimate - baselineEstimate.estimate,
+  return comparisonOf(
+    estimator,
+    intervalEstimate(pointEstimate(estimator, prepared), candidateReplicates, settings.level),
+    intervalEstimate(sum(reward) / n, loggingReplicates, settings.level),
     differenceReplicates,
-    settings.level,
+    { settings, prepared, minimumLift, warnings: { candidate: prepared.warnings, baseline: [] } },
   );
+}
+
+/**
+ * A comparison from the two estimates and the replicates of their paired difference: the difference's
+ * interval and the verdict, judged on its bounds against `minimumLift`.
+ */
+function comparisonOf(
+  estimator: EstimatorName,
+  candidate: IntervalEstimate,
+  baseline: IntervalEstimate,
+  differenceReplicates: Float64Array,
+  context: {
+    settings: ResolvedOptions;
+    prepared: PreparedFeedback;
+    minimumLift: number;
+    warnings: BaselineComparison['warnings'];
+  },
+): BaselineComparison {
+  const { settings, prepared, minimumLift } = context;
+  const difference = intervalEstimate(candidate.estimate - baseline.estimate, differenceReplicates, settings.level);
   const verdict: Verdict =
     difference.low > minimumLift ? 'better' : difference.high <= minimumLift ? 'not better' : 'inconclusive';
   return {
     verdict,
     estimator,
-    candidate: candidateEstimate,
-    baseline: baselineEstimate,
+    candidate,
+    baseline,
     difference,
     minimumLift,
-    rows: n,
+    rows: prepared.n,
     bootstrap: bootstrapSettings(settings, prepared),
-    warnings: { candidate: prepared.warnings, baseline: [] },
-    summary: comparisonSummary(verdict, estimator, candidateEstimate, baselineEstimate, difference, {
+    warnings: context.warnings,
+    summary: comparisonSummary(verdict, estimator, candidate, baseline, difference, {
       level: settings.level,
-      rows: n,
+      rows: prepared.n,
       minimumLift,
     }),
   };
