@@ -11,6 +11,7 @@ import { SESv2Client } from '@aws-sdk/client-sesv2';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { TABLES } from '#infra/resources.ts';
+import { DISPATCH_ENV } from '#infra/runtime-env.ts';
 import { configSourceFromEnv } from '../shared/config-source.ts';
 import { createLogger } from '../shared/logger.ts';
 import { createMetrics } from '../shared/metrics.ts';
@@ -18,13 +19,8 @@ import { requiredEnv } from '../shared/runtime-config.ts';
 import { createDispatchHandler } from './handler.ts';
 import { SesEmailProvider, SnsPushProvider, SnsSmsProvider } from './providers.ts';
 
-/** Environment variables of the dispatch function besides the table names. */
-export const DISPATCH_ENV = {
-  fromEmailAddress: 'DISPATCH_FROM_EMAIL_ADDRESS',
-  configurationSetName: 'DISPATCH_SES_CONFIGURATION_SET',
-  smsSenderId: 'DISPATCH_SMS_SENDER_ID',
-  smsOriginationNumber: 'DISPATCH_SMS_ORIGINATION_NUMBER',
-} as const;
+/** Environment variables of the dispatch function besides the table names (infra/runtime-env.ts). */
+export { DISPATCH_ENV };
 
 const logger = createLogger('dispatch');
 const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}));

@@ -17,6 +17,7 @@ import {
 import { ConfigError, InvalidConfigError } from '#config/errors.ts';
 import { parseConfig } from '#config/load.ts';
 import type { AnalystConfig } from '#config/schema.ts';
+import { APPCONFIG_ENV } from '#infra/runtime-env.ts';
 import { createLogger } from './logger.ts';
 import { runtimeConfig } from './runtime-config.ts';
 
@@ -34,11 +35,7 @@ export function staticConfigSource(config: AnalystConfig): ConfigSource {
 }
 
 /** Environment variables naming the AppConfig configuration a function reads (the stack sets all three). */
-export const APPCONFIG_ENV = {
-  applicationId: 'STO_APPCONFIG_APPLICATION_ID',
-  environmentId: 'STO_APPCONFIG_ENVIRONMENT_ID',
-  profileId: 'STO_APPCONFIG_PROFILE_ID',
-} as const;
+export { APPCONFIG_ENV };
 
 /** The least RequiredMinimumPollIntervalInSeconds AppConfig accepts; the config's refresh interval paces polls. */
 export const APPCONFIG_MIN_POLL_INTERVAL_SECONDS = 15;

@@ -5,9 +5,10 @@
  */
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Dimensions, MetricUnit as Unit } from '@aws-lambda-powertools/metrics/types';
+import { METRICS_NAMESPACE } from '#infra/runtime-env.ts';
 
-/** CloudWatch namespace of every function's metrics; cdk/runtime-env.ts METRICS_NAMESPACE repeats it. */
-export const METRICS_NAMESPACE = 'SendTimeOptimizer';
+/** CloudWatch namespace of every function's metrics (the stack's dashboard and alarms read it too). */
+export { METRICS_NAMESPACE };
 
 /** The most values of one metric EMF takes in one document. */
 const EMF_MAX_VALUES = 100;
