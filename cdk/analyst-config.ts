@@ -19,6 +19,7 @@ import {
 import type { IAlarm } from 'aws-cdk-lib/aws-cloudwatch';
 import { PolicyDocument, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
+import { HostedVersionCleanup } from './appconfig-cleanup.ts';
 import { DeploymentError } from './errors.ts';
 import { APPCONFIG_ENV } from './runtime-env.ts';
 
@@ -51,6 +52,8 @@ export class AnalystConfigDelivery extends Construct {
   readonly hostedVersion: CfnHostedConfigurationVersion;
   readonly strategy: CfnDeploymentStrategy;
   readonly deployment: CfnDeployment;
+  /** Deletes the retained versions when the stack is deleted, so the profile can be deleted too. */
+  readonly cleanup: HostedVersionCleanup;
 
   constructor(scope: Construct, id: string, props: AnalystConfigDeliveryProps) {
     super(scope, id);
@@ -107,6 +110,8 @@ export class AnalystConfigDelivery extends Construct {
     // an automatic rollback returns to the previous version: it must still exist after CloudFormation
     // replaces this resource with the next one (the AppConfig L2 construct does the same)
     this.hostedVersion.applyRemovalPolicy(RemovalPolicy.RETAIN);
+    // ...and AppConfig deletes no profile that still has versions: on stack deletion, this deletes them first
+    this.cleanup = new HostedVersionCleanup(this, 'Cleanup', { application: this.application, profile: this.profile });
 
     this.strategy = new CfnDeploymentStrategy(this, 'Strategy', {
       name: `${stack.stackName}-linear-${CONFIG_ROLLOUT.durationMinutes}min-bake-${CONFIG_ROLLOUT.finalBakeMinutes}min`,

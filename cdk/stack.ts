@@ -13,6 +13,8 @@
  *            sns:Publish on the push platform applications' endpoints, and on * for SMS to phone numbers
  *   learner  model: Query PutItem
  *   all      their own log group; the AppConfig data API on this environment's config profile
+ * The AppConfig cleanup's function (cdk/appconfig-cleanup.ts; acts on stack deletion only) lists and deletes
+ * the hosted versions of this profile, reads this stack's status and writes to its own log group.
  * Consumers also get what their SQS event source needs on their own queue (added by the event source).
  */
 import { Aws, CfnOutput, CfnParameter, Duration, Fn, Stack, type StackProps, Token, Validations } from 'aws-cdk-lib';

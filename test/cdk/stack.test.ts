@@ -11,17 +11,22 @@
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import type { StackStatus } from '@aws-sdk/client-cloudformation';
 import { type App, type CfnElement, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
+import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
 import type { IConstruct } from 'constructs';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ConfigError, InvalidConfigError } from '#config/errors.ts';
 import { appConfigValidatorJsonSchema } from '#config/json-schema.ts';
 import { QUEUE_NAMES, QUEUES, type QueueDefinition, TABLE_NAMES, TABLES } from '#infra/resources.ts';
+import { CLEANUP_HANDLER_FILE, CLEANUP_TIMEOUT } from '../../cdk/appconfig-cleanup.ts';
 import { buildApp, STACK_NAME } from '../../cdk/build.ts';
 import { PROJECT_ROOT } from '../../cdk/bundling.ts';
 import { DeploymentSettingError } from '../../cdk/errors.ts';
@@ -39,6 +44,7 @@ import {
   eventSourceMappingProblems,
   getAttId,
   iamProblems,
+  identityStatements,
   lambdaProblems,
   type Properties,
   queueProblems,
@@ -109,6 +115,17 @@ function idsOf(stack: SendTimeOptimizerStack) {
     tables: by(TABLE_NAMES, (name) => stack.tables[name].table),
     functions: by(FUNCTION_NAMES, (name) => stack.functions[name].function),
     roles: by(FUNCTION_NAMES, (name) => stack.functions[name].role),
+  };
+}
+
+/** Logical ids of the AppConfig cleanup custom resource, its function and its role. */
+function cleanupIds(stack: SendTimeOptimizerStack) {
+  const { cleanup } = stack.analystConfig;
+  return {
+    resource: logicalId(stack, cleanup.resource),
+    function: logicalId(stack, cleanup.function),
+    role: logicalId(stack, cleanup.role),
+    logGroup: logicalId(stack, cleanup.logGroup),
   };
 }
 
@@ -222,18 +239,26 @@ describe('Lambda', () => {
   });
 
   it.each(VARIANTS)('%s: every function runs nodejs22.x on arm64', (v) => {
-    const { json } = built(v);
+    const { json, stack } = built(v);
     expect(lambdaProblems(json)).toEqual([]);
-    expect(resourcesOfType(json, 'AWS::Lambda::Function')).toHaveLength(FUNCTION_NAMES.length);
+    // the five service functions and the AppConfig cleanup's handler, nothing else
+    expect(
+      resourcesOfType(json, 'AWS::Lambda::Function')
+        .map(([id]) => id)
+        .sort(),
+    ).toEqual([...Object.values(idsOf(stack).functions), cleanupIds(stack).function].sort());
   });
 
   it('only the decide and learner bundles carry the TF.js wasm binaries', () => {
     const { json, outdir } = plain;
-    const bundles = resourcesOfType(json, 'AWS::Lambda::Function').map(([, props]) => {
-      const key = (props.Code as { S3Key: string }).S3Key;
-      const files = readdirSync(join(outdir, `asset.${key.replace(/\.zip$/, '')}`));
-      return { name: String(props.FunctionName).replace(`${STACK_NAME}-`, ''), files };
-    });
+    const inline = cleanupIds(plain.stack).function;
+    const bundles = resourcesOfType(json, 'AWS::Lambda::Function')
+      .filter(([id]) => id !== inline)
+      .map(([, props]) => {
+        const key = (props.Code as { S3Key: string }).S3Key;
+        const files = readdirSync(join(outdir, `asset.${key.replace(/\.zip$/, '')}`));
+        return { name: String(props.FunctionName).replace(`${STACK_NAME}-`, ''), files };
+      });
     expect(bundles.map((b) => b.name).sort()).toEqual([...FUNCTION_NAMES].sort());
     for (const { name, files } of bundles) expect(files, name).toContain('index.mjs');
     const withWasm = bundles.filter((b) => b.files.some((f) => f.endsWith('.wasm')));
@@ -395,22 +420,316 @@ describe('AppConfig', () => {
   });
 });
 
+describe('AppConfig cleanup on stack deletion', () => {
+  it.each(VARIANTS)('%s: a custom resource on the profile, deleted (so run) before the profile', (v) => {
+    const { json, template, stack } = built(v);
+    const ids = cleanupIds(stack);
+    const [[applicationId]] = resourcesOfType(json, 'AWS::AppConfig::Application');
+    const [[profileId]] = resourcesOfType(json, 'AWS::AppConfig::ConfigurationProfile');
+    template.resourceCountIs('Custom::AppConfigHostedVersionCleanup', 1);
+    // CloudFormation deletes a resource before anything it depends on, by DependsOn or by reference
+    template.hasResource('Custom::AppConfigHostedVersionCleanup', {
+      DependsOn: Match.arrayWith([profileId]),
+      Properties: {
+        ServiceToken: { 'Fn::GetAtt': [ids.function, 'Arn'] },
+        ServiceTimeout: String(CLEANUP_TIMEOUT.toSeconds() + 60),
+        ApplicationId: { 'Fn::GetAtt': [applicationId, 'ApplicationId'] },
+        ConfigurationProfileId: { 'Fn::GetAtt': [profileId, 'ConfigurationProfileId'] },
+      },
+    });
+    expect(Object.keys(template.findResources('Custom::AppConfigHostedVersionCleanup'))).toEqual([ids.resource]);
+    // updates still keep every version: the cleanup is what deletes them, on stack deletion only
+    const [[versionId]] = resourcesOfType(json, 'AWS::AppConfig::HostedConfigurationVersion');
+    expect(json.Resources[versionId]).toMatchObject({ DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+  });
+
+  it('its handler is the inline text of cdk/appconfig-cleanup.cjs, with its own role and log group', () => {
+    const { json, stack } = plain;
+    const ids = cleanupIds(stack);
+    expect(json.Resources[ids.function].Properties).toMatchObject({
+      Code: { ZipFile: readFileSync(join(PROJECT_ROOT, CLEANUP_HANDLER_FILE), 'utf8') },
+      Handler: 'index.handler',
+      Runtime: 'nodejs22.x',
+      Architectures: ['arm64'],
+      Timeout: CLEANUP_TIMEOUT.toSeconds(),
+      Role: { 'Fn::GetAtt': [ids.role, 'Arn'] },
+      LoggingConfig: { LogGroup: { Ref: ids.logGroup } },
+    });
+    // its permissions are the role's inline policy alone: no managed policy, and no policy resource of its
+    // own that CloudFormation could delete before the cleanup has run
+    expect(json.Resources[ids.role].Properties?.ManagedPolicyArns).toBeUndefined();
+    const attached = identityStatements(json).filter((s) => s.roleIds.includes(ids.role));
+    expect(new Set(attached.map((s) => s.policyId))).toEqual(new Set([ids.role]));
+  });
+
+  it.each(VARIANTS)('%s: its role may list and delete the versions of this profile, and nothing else', (v) => {
+    const { json, stack } = built(v);
+    const ids = cleanupIds(stack);
+    const [[applicationId]] = resourcesOfType(json, 'AWS::AppConfig::Application');
+    const [[profileId]] = resourcesOfType(json, 'AWS::AppConfig::ConfigurationProfile');
+    const arn = (...rest: unknown[]) => ({
+      'Fn::Join': [
+        '',
+        [
+          'arn:',
+          { Ref: 'AWS::Partition' },
+          ':appconfig:',
+          { Ref: 'AWS::Region' },
+          ':',
+          { Ref: 'AWS::AccountId' },
+          ':application/',
+          { 'Fn::GetAtt': [applicationId, 'ApplicationId'] },
+          ...rest,
+        ],
+      ],
+    });
+    const application = arn();
+    const profile = arn('/configurationprofile/', { 'Fn::GetAtt': [profileId, 'ConfigurationProfileId'] });
+    const versions = arn(
+      '/configurationprofile/',
+      { 'Fn::GetAtt': [profileId, 'ConfigurationProfileId'] },
+      '/hostedconfigurationversion/*',
+    );
+    const bySid = (a: { Sid?: string }, b: { Sid?: string }) => String(a.Sid).localeCompare(String(b.Sid));
+    const sorted = (resources: unknown) => [...(resources as unknown[])].map((r) => JSON.stringify(r)).sort();
+    const statements = identityStatements(json)
+      .filter((s) => s.roleIds.includes(ids.role))
+      .map((s) => s.statement)
+      .sort(bySid);
+    expect(statements.map((s) => [s.Sid, s.Effect, s.Action])).toEqual([
+      ['DeleteVersions', 'Allow', 'appconfig:DeleteHostedConfigurationVersion'],
+      ['ListVersions', 'Allow', 'appconfig:ListHostedConfigurationVersions'],
+      ['ReadOwnStackStatus', 'Allow', 'cloudformation:DescribeStacks'],
+      ['WriteOwnLogs', 'Allow', ['logs:CreateLogStream', 'logs:PutLogEvents']],
+    ]);
+    const [deleteVersions, listVersions, readStack, writeLogs] = statements;
+    expect(sorted(deleteVersions.Resource)).toEqual(sorted([application, profile, versions]));
+    expect(sorted(listVersions.Resource)).toEqual(sorted([application, profile]));
+    expect(readStack.Resource).toEqual({ Ref: 'AWS::StackId' });
+    expect(writeLogs.Resource).toEqual({ 'Fn::GetAtt': [ids.logGroup, 'Arn'] });
+    // and no other role may delete or list hosted versions
+    const others = identityStatements(json).filter(
+      (s) => !s.roleIds.includes(ids.role) && JSON.stringify(s.statement.Action).includes('HostedConfigurationVersion'),
+    );
+    expect(others).toEqual([]);
+  });
+});
+
+describe('the AppConfig cleanup handler, against the mocked AWS SDK', () => {
+  // The handler require()s the SDK's CommonJS build, as Lambda loads inline code: mock those classes
+  // (an ESM import would give other class objects, and their mocks would not apply).
+  const requireCjs = createRequire(import.meta.url);
+  const appConfigSdk = requireCjs('@aws-sdk/client-appconfig') as typeof import('@aws-sdk/client-appconfig');
+  const cloudFormationSdk = requireCjs(
+    '@aws-sdk/client-cloudformation',
+  ) as typeof import('@aws-sdk/client-cloudformation');
+  const { DeleteHostedConfigurationVersionCommand, ListHostedConfigurationVersionsCommand, ResourceNotFoundException } =
+    appConfigSdk;
+  const { DescribeStacksCommand } = cloudFormationSdk;
+  type Handler = (
+    event: CloudFormationCustomResourceEvent,
+    context: Pick<Context, 'getRemainingTimeInMillis'>,
+  ) => Promise<void>;
+  const { handler } = requireCjs(join(PROJECT_ROOT, CLEANUP_HANDLER_FILE)) as { handler: Handler };
+
+  const appConfig = mockClient(appConfigSdk.AppConfigClient);
+  const cloudFormation = mockClient(cloudFormationSdk.CloudFormationClient);
+  afterAll(() => {
+    appConfig.restore();
+    cloudFormation.restore();
+  });
+
+  const PROFILE = { ApplicationId: 'app1234', ConfigurationProfileId: 'prf5678' };
+  const STACK_ID = 'arn:aws:cloudformation:eu-west-1:123456789012:stack/SendTimeOptimizer/0c1d2e3f';
+  const RESPONSE_URL = 'https://cloudformation-custom-resource-response-euwest1.s3.amazonaws.com/x?X-Amz-Signature=ab';
+  const PHYSICAL_ID = 'AnalystConfigCleanup2CEE5E69-first-request';
+  const common = {
+    ServiceToken: 'arn:aws:lambda:eu-west-1:123456789012:function:cleanup',
+    ResponseURL: RESPONSE_URL,
+    StackId: STACK_ID,
+    RequestId: 'request-2',
+    LogicalResourceId: 'AnalystConfigCleanup2CEE5E69',
+    ResourceType: 'Custom::AppConfigHostedVersionCleanup',
+    ResourceProperties: { ServiceToken: 'arn:aws:lambda:eu-west-1:123456789012:function:cleanup', ...PROFILE },
+  };
+  const EVENTS = {
+    Create: { ...common, RequestType: 'Create' },
+    Update: {
+      ...common,
+      RequestType: 'Update',
+      PhysicalResourceId: PHYSICAL_ID,
+      OldResourceProperties: common.ResourceProperties,
+    },
+    Delete: { ...common, RequestType: 'Delete', PhysicalResourceId: PHYSICAL_ID },
+  } satisfies Record<string, CloudFormationCustomResourceEvent>;
+  const plenty = { getRemainingTimeInMillis: () => 290_000 };
+
+  interface Answer {
+    readonly url: string;
+    readonly init: RequestInit;
+    readonly body: Record<string, unknown>;
+  }
+  let answers: Answer[];
+  beforeEach(() => {
+    appConfig.reset();
+    cloudFormation.reset();
+    answers = [];
+    vi.stubGlobal(
+      'fetch',
+      vi.fn(async (url: string, init: RequestInit) => {
+        answers.push({ url, init, body: JSON.parse(Buffer.from(init.body as Uint8Array).toString('utf8')) });
+        return new Response(null, { status: 200 });
+      }),
+    );
+    vi.spyOn(console, 'log').mockImplementation(() => {});
+  });
+  afterEach(() => {
+    vi.unstubAllGlobals();
+    vi.mocked(console.log).mockRestore();
+  });
+
+  const stackIs = (StackStatus: StackStatus) =>
+    cloudFormation
+      .on(DescribeStacksCommand, { StackName: STACK_ID })
+      .resolves({ Stacks: [{ StackName: 'SendTimeOptimizer', StackStatus, CreationTime: new Date(0) }] });
+  const versions = (...numbers: number[]) => numbers.map((VersionNumber) => ({ ...PROFILE, VersionNumber }));
+  const deleted = () => appConfig.commandCalls(DeleteHostedConfigurationVersionCommand).map((c) => c.args[0].input);
+  const notFound = () => new ResourceNotFoundException({ message: 'not found', $metadata: {} });
+
+  /** The one answer sent, to the pre-signed URL as CloudFormation expects it. */
+  function answer(): Answer['body'] {
+    expect(answers).toHaveLength(1);
+    const [{ url, init, body }] = answers;
+    expect(url).toBe(RESPONSE_URL);
+    expect(init.method).toBe('PUT');
+    // the URL is signed without a content type: none is sent
+    expect(init.headers).toBeUndefined();
+    expect(body).toMatchObject({
+      StackId: STACK_ID,
+      RequestId: 'request-2',
+      LogicalResourceId: common.LogicalResourceId,
+    });
+    return body;
+  }
+
+  it.each(['Create', 'Update'] as const)('%s does nothing but answer SUCCESS', async (requestType) => {
+    await handler(EVENTS[requestType], plenty);
+
+    expect(appConfig.calls()).toHaveLength(0);
+    expect(cloudFormation.calls()).toHaveLength(0);
+    expect(answer()).toMatchObject({
+      Status: 'SUCCESS',
+      PhysicalResourceId: requestType === 'Create' ? `${common.LogicalResourceId}-request-2` : PHYSICAL_ID,
+    });
+  });
+
+  it.each(['DELETE_IN_PROGRESS', 'ROLLBACK_IN_PROGRESS'] as const)(
+    'Delete while the stack is %s: every version of every page, one already gone',
+    async (status) => {
+      stackIs(status);
+      appConfig
+        .on(ListHostedConfigurationVersionsCommand)
+        .resolvesOnce({ Items: versions(5, 4), NextToken: 'page-2' })
+        .resolvesOnce({ Items: versions(3, 2), NextToken: 'page-3' })
+        .resolvesOnce({ Items: versions(1) });
+      appConfig.on(DeleteHostedConfigurationVersionCommand).resolves({});
+      appConfig.on(DeleteHostedConfigurationVersionCommand, { VersionNumber: 3 }).rejects(notFound());
+
+      await handler(EVENTS.Delete, plenty);
+
+      const listed = appConfig.commandCalls(ListHostedConfigurationVersionsCommand).map((c) => c.args[0].input);
+      expect(listed).toEqual([
+        { ...PROFILE, NextToken: undefined },
+        { ...PROFILE, NextToken: 'page-2' },
+        { ...PROFILE, NextToken: 'page-3' },
+      ]);
+      expect(deleted()).toEqual(versions(5, 4, 3, 2, 1));
+      expect(answer()).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: PHYSICAL_ID });
+    },
+  );
+
+  it.each(['UPDATE_COMPLETE_CLEANUP_IN_PROGRESS', 'UPDATE_ROLLBACK_IN_PROGRESS'] as const)(
+    'Delete while the stack is %s (renamed, removed or rolled back): versions kept',
+    async (status) => {
+      stackIs(status);
+      appConfig.on(ListHostedConfigurationVersionsCommand).resolves({ Items: versions(1) });
+
+      await handler(EVENTS.Delete, plenty);
+
+      expect(appConfig.calls()).toHaveLength(0);
+      expect(answer()).toMatchObject({ Status: 'SUCCESS', Reason: expect.stringContaining('versions kept') });
+    },
+  );
+
+  it('Delete when the profile is already gone: SUCCESS', async () => {
+    stackIs('DELETE_IN_PROGRESS');
+    appConfig.on(ListHostedConfigurationVersionsCommand).rejects(notFound());
+
+    await handler(EVENTS.Delete, plenty);
+
+    expect(deleted()).toEqual([]);
+    expect(answer()).toMatchObject({ Status: 'SUCCESS', Reason: 'the profile is already gone' });
+  });
+
+  it('any other error fails the delete, with the error as the reason, and stops there', async () => {
+    stackIs('DELETE_IN_PROGRESS');
+    appConfig.on(ListHostedConfigurationVersionsCommand).resolves({ Items: versions(3, 2, 1) });
+    appConfig.on(DeleteHostedConfigurationVersionCommand).resolves({});
+    appConfig
+      .on(DeleteHostedConfigurationVersionCommand, { VersionNumber: 2 })
+      .rejects(Object.assign(new Error('not authorized'), { name: 'AccessDeniedException' }));
+
+    await handler(EVENTS.Delete, plenty);
+
+    expect(deleted()).toEqual(versions(3, 2));
+    expect(answer()).toMatchObject({ Status: 'FAILED', Reason: 'AccessDeniedException: not authorized' });
+  });
+
+  it('a stack status it cannot read fails the delete rather than guessing', async () => {
+    cloudFormation.on(DescribeStacksCommand).rejects(Object.assign(new Error('throttled'), { name: 'Throttling' }));
+
+    await handler(EVENTS.Delete, plenty);
+
+    expect(appConfig.calls()).toHaveLength(0);
+    expect(answer()).toMatchObject({ Status: 'FAILED', Reason: 'Throttling: throttled' });
+  });
+
+  it('near its timeout it stops and answers FAILED, so CloudFormation does not wait in vain', async () => {
+    stackIs('DELETE_IN_PROGRESS');
+    appConfig.on(ListHostedConfigurationVersionsCommand).resolves({ Items: versions(2, 1) });
+    appConfig.on(DeleteHostedConfigurationVersionCommand).resolves({});
+    let left = 16_000;
+    const context = { getRemainingTimeInMillis: () => (left -= 1_000) };
+
+    await handler(EVENTS.Delete, context);
+
+    expect(deleted()).toEqual(versions(2));
+    expect(answer()).toMatchObject({
+      Status: 'FAILED',
+      Reason: 'Error: out of time, 1 of 2 versions left: delete again',
+    });
+  });
+});
+
 describe('CloudWatch', () => {
   it.each(VARIANTS)("%s: alarms on each DLQ's depth, each queue's oldest message, each function's errors", (v) => {
-    expect(alarmProblems(built(v).json)).toEqual([]);
+    const { json, stack } = built(v);
+    // the cleanup runs while the stack, alarms included, is being deleted: an alarm on it could tell no one
+    expect(alarmProblems(json, [cleanupIds(stack).function])).toEqual([]);
   });
 
   it.each(VARIANTS)('%s: a dashboard charts every queue, DLQ and function', (v) => {
-    const { json } = built(v);
+    const { json, stack } = built(v);
     const dashboards = resourcesOfType(json, 'AWS::CloudWatch::Dashboard');
     expect(dashboards).toHaveLength(1);
     const body = JSON.stringify(dashboards[0][1].DashboardBody);
     for (const [id] of resourcesOfType(json, 'AWS::SQS::Queue')) {
       expect(body).toContain(JSON.stringify({ 'Fn::GetAtt': [id, 'QueueName'] }));
     }
-    for (const [, props] of resourcesOfType(json, 'AWS::Lambda::Function')) {
-      expect(body).toContain(String(props.FunctionName));
-    }
+    // every function but the cleanup's handler, which only runs while the dashboard is being deleted
+    const charted = resourcesOfType(json, 'AWS::Lambda::Function').filter(([id]) => id !== cleanupIds(stack).function);
+    expect(charted).toHaveLength(FUNCTION_NAMES.length);
+    for (const [, props] of charted) expect(body).toContain(String(props.FunctionName));
   });
 
   it('the dashboard charts every custom metric by its name, and each is a name a function emits', () => {
@@ -504,9 +823,15 @@ describe('cdk-nag (AwsSolutions and Serverless packs)', () => {
     for (const [id, reasons] of found) {
       for (const reason of reasons) expect(reason.length, id).toBeGreaterThan(40);
     }
+    const { application, profile } = full.stack.analystConfig;
+    const hostedVersions =
+      'arn:<AWS::Partition>:appconfig:<AWS::Region>:<AWS::AccountId>:' +
+      `application/<${full.stack.getLogicalId(application)}.ApplicationId>/` +
+      `configurationprofile/<${full.stack.getLogicalId(profile)}.ConfigurationProfileId>/hostedconfigurationversion/*`;
     expect([...found.keys()].sort()).toEqual(
       [
         'AwsSolutions-IAM5[Resource::*]',
+        `AwsSolutions-IAM5[Resource::${hostedVersions}]`,
         ...PUSH_APPS.map((arn) => `AwsSolutions-IAM5[Resource::${arn.replace(':app/', ':endpoint/')}/*]`),
         'AwsSolutions-L1',
         'Serverless-EventBusDLQ',
@@ -567,7 +892,7 @@ describe('every check notices a broken template', () => {
     lambdas: (t: CfnTemplate) => lambdaProblems(t),
     tables: (t: CfnTemplate) => tableProblems(t, expectedTables(plain)),
     iam: (t: CfnTemplate) => iamProblems(t, smsException(plain)),
-    alarms: (t: CfnTemplate) => alarmProblems(t),
+    alarms: (t: CfnTemplate) => alarmProblems(t, [cleanupIds(plain.stack).function]),
   };
   const BREAKAGES: { what: string; check: keyof typeof checks; breakIt: (t: Mutable) => void; expected: RegExp }[] = [
     {
@@ -726,15 +1051,18 @@ describe('every check notices a broken template', () => {
 
 describe('snapshot', () => {
   /**
-   * Asset hashes change with every edit of the functions' code, and the config and its schema with
-   * every analyst or schema change; those are asserted against their sources above, so the snapshot
-   * holds what is left: the infrastructure.
+   * Asset hashes change with every edit of the functions' code (the cleanup's inline code too), and the
+   * config and its schema with every analyst or schema change; those are asserted against their sources
+   * above, so the snapshot holds what is left: the infrastructure.
    */
   function masked(template: CfnTemplate): unknown {
     const copy = structuredClone(template) as unknown as { Resources: Record<string, { Properties: Properties }> };
     for (const resource of Object.values(copy.Resources)) {
       const p = resource.Properties;
       if (p?.Code && typeof (p.Code as Properties).S3Key === 'string') (p.Code as Properties).S3Key = '<asset>.zip';
+      if (p?.Code && typeof (p.Code as Properties).ZipFile === 'string') {
+        (p.Code as Properties).ZipFile = `<${CLEANUP_HANDLER_FILE}>`;
+      }
       if (Array.isArray(p?.Validators)) {
         for (const v of p.Validators as Properties[]) v.Content = '<appConfigValidatorJsonSchema()>';
       }

@@ -368,9 +368,11 @@ function firesOnFirstMessage(props: Properties): boolean {
 
 /**
  * An alarm on each DLQ's depth (firing on its first message), on each work queue's
- * ApproximateAgeOfOldestMessage, and on each function's Errors.
+ * ApproximateAgeOfOldestMessage, and on each function's Errors but the `unwatched` ones (functions no
+ * alarm can serve, such as a custom resource's handler that runs while the stack, alarms included, is
+ * being deleted).
  */
-export function alarmProblems(template: CfnTemplate): string[] {
+export function alarmProblems(template: CfnTemplate, unwatched: readonly string[] = []): string[] {
   const problems: string[] = [];
   const metrics = alarmMetrics(template);
   const alarms = new Map(resourcesOfType(template, 'AWS::CloudWatch::Alarm'));
@@ -393,6 +395,7 @@ export function alarmProblems(template: CfnTemplate): string[] {
     if (found.length === 0) problems.push(`${id}: no alarm on ApproximateAgeOfOldestMessage`);
   }
   for (const [id, props] of resourcesOfType(template, 'AWS::Lambda::Function')) {
+    if (unwatched.includes(id)) continue;
     const found = watching('AWS/Lambda', 'Errors', 'FunctionName', (value) => {
       return value === props.FunctionName || refId(value) === id;
     });
