@@ -202,25 +202,35 @@ export class LinearBandit implements ContextualBandit {
     const config = this.config;
     const floor = config.explorationFloor;
     if (config.algorithm === 'linear-ts') {
-      const X = tf.tensor2d(batch.features, [n, d]);
-      try {
-        const samples = config.posteriorSamples;
-        const noise = this.noise as NoiseSetting;
-        const winners = thompsonWinners(batch, checked, X, this.posterior, this.tensors, samples, noise, rng);
-        return drawThompsonChoices(batch, checked, winners, samples, floor, rng);
-      } finally {
-        X.dispose();
-      }
+      const winners = this.thompsonWinnersOf(batch, checked, config.posteriorSamples, rng);
+      return drawThompsonChoices(batch, checked, winners, config.posteriorSamples, floor, rng);
     }
     if (config.algorithm === 'linucb') {
-      const F = this.tensors.sqrtCovariance();
-      const { mean, squaredWidth } = meanAndWidth(batch.features, n, d, F, this.tensors.mean());
-      const ucb = new Float64Array(n);
-      for (let r = 0; r < n; r++) ucb[r] = mean[r] + config.alpha * Math.sqrt(Math.max(0, squaredWidth[r]));
+      const { mean, ucb } = this.upperConfidence(batch, n, config.alpha);
       return drawArgmaxChoices(batch, checked, ucb, mean, 0, floor, rng);
     }
     const mean = meanScores(batch.features, n, d, this.tensors.mean());
     return drawArgmaxChoices(batch, checked, mean, mean, config.epsilon, floor, rng);
+  }
+
+  /** Each context's winning arm per posterior sample (linear TS), the same draws for decide and distribution. */
+  private thompsonWinnersOf(batch: ArmBatch, checked: CheckedBatch, samples: number, rng: Rng): Int32Array {
+    const X = tf.tensor2d(batch.features, [checked.size * checked.arms, this.dimension]);
+    try {
+      const noise = this.noise as NoiseSetting;
+      return thompsonWinners(batch, checked, X, this.posterior, this.tensors, samples, noise, rng);
+    } finally {
+      X.dispose();
+    }
+  }
+
+  /** LinUCB's score per row: mean + alpha * width, and the mean. */
+  private upperConfidence(batch: ArmBatch, n: number, alpha: number): { mean: Float32Array; ucb: Float64Array } {
+    const F = this.tensors.sqrtCovariance();
+    const { mean, squaredWidth } = meanAndWidth(batch.features, n, this.dimension, F, this.tensors.mean());
+    const ucb = new Float64Array(n);
+    for (let r = 0; r < n; r++) ucb[r] = mean[r] + alpha * Math.sqrt(Math.max(0, squaredWidth[r]));
+    return { mean, ucb };
   }
 
   distribution(batch: ArmBatch, rng: Rng): Float64Array {
@@ -232,27 +242,11 @@ export class LinearBandit implements ContextualBandit {
     const config = this.config;
     const floor = config.explorationFloor;
     if (config.algorithm === 'linear-ts') {
-      const X = tf.tensor2d(batch.features, [n, d]);
-      try {
-        const samples = config.posteriorSamples;
-        const noise = this.noise as NoiseSetting;
-        const winners = thompsonWinners(batch, checked, X, this.posterior, this.tensors, samples, noise, rng);
-        return thompsonDistributions(batch, checked, winners, samples, floor);
-      } finally {
-        X.dispose();
-      }
+      const winners = this.thompsonWinnersOf(batch, checked, config.posteriorSamples, rng);
+      return thompsonDistributions(batch, checked, winners, config.posteriorSamples, floor);
     }
     if (config.algorithm === 'linucb') {
-      const { mean, squaredWidth } = meanAndWidth(
-        batch.features,
-        n,
-        d,
-        this.tensors.sqrtCovariance(),
-        this.tensors.mean(),
-      );
-      const ucb = new Float64Array(n);
-      for (let r = 0; r < n; r++) ucb[r] = mean[r] + config.alpha * Math.sqrt(Math.max(0, squaredWidth[r]));
-      return argmaxDistributions(batch, checked, ucb, 0, floor);
+      return argmaxDistributions(batch, checked, this.upperConfidence(batch, n, config.alpha).ucb, 0, floor);
     }
     const mean = meanScores(batch.features, n, d, this.tensors.mean());
     return argmaxDistributions(batch, checked, mean, config.epsilon, floor);
