@@ -234,13 +234,7 @@ export function drawThompsonChoices(
   for (let i = 0; i < size; i++) {
     const base = i * arms;
     const row = i * columns;
-    for (let c = 0; c < columns; c++) {
-      const a = winners[row + c];
-      // argMax only lands on a masked (-Infinity) arm when an allowed arm scored NaN
-      if (!(a >= 0 && a < arms) || allowed[base + a] !== 1) {
-        throw new InvalidBanditInputError('batch.features', `give non-finite scores in decision ${i}`);
-      }
-    }
+    checkWinners(winners, row, columns, allowed, base, arms, i);
     const m = allowedCount[i];
     const u = rng.next();
     let arm: number;
@@ -332,12 +326,7 @@ export function thompsonDistributions(
   for (let i = 0; i < size; i++) {
     const base = i * arms;
     const row = i * columns;
-    for (let c = 0; c < columns; c++) {
-      const a = winners[row + c];
-      if (!(a >= 0 && a < arms) || allowed[base + a] !== 1) {
-        throw new InvalidBanditInputError('batch.features', `give non-finite scores in decision ${i}`);
-      }
-    }
+    checkWinners(winners, row, columns, allowed, base, arms, i);
     const m = allowedCount[i];
     for (let a = 0; a < arms; a++) if (allowed[base + a] === 1) out[base + a] = floor / m;
     for (let c = 1; c < columns; c++) {
@@ -348,4 +337,22 @@ export function thompsonDistributions(
     for (let a = 0; a < arms; a++) if (out[base + a] > 1) out[base + a] = 1;
   }
   return out;
+}
+
+/** Every winner of decision `i` is an allowed arm: argMax only lands on a masked (-Infinity) arm when an allowed arm scored NaN. */
+function checkWinners(
+  winners: Int32Array,
+  row: number,
+  columns: number,
+  allowed: ArrayLike<number>,
+  base: number,
+  arms: number,
+  i: number,
+): void {
+  for (let c = 0; c < columns; c++) {
+    const a = winners[row + c];
+    if (!(a >= 0 && a < arms) || allowed[base + a] !== 1) {
+      throw new InvalidBanditInputError('batch.features', `give non-finite scores in decision ${i}`);
+    }
+  }
 }
