@@ -58,7 +58,7 @@ export const FUNCTIONS = {
   ingest: { entry: 'lambdas/ingest/index.ts', tensorflowWasm: false },
   decide: { entry: 'lambdas/decide/index.ts', tensorflowWasm: true },
   dispatch: { entry: 'lambdas/dispatch/index.ts', tensorflowWasm: false },
-  learner: { entry: 'lambdas/learner/index.ts', tensorflowWasm: true },
+  learner: { entry: 'lambdas/learner/index.ts', tensorflowWasm: false },
   sweeper: { entry: 'lambdas/sweeper/index.ts', tensorflowWasm: false },
 } as const satisfies Record<string, FunctionBundleDefinition>;
 

@@ -14,6 +14,7 @@ import type { SQSEvent } from 'aws-lambda';
 import type { AnalystConfig } from '#config/schema.ts';
 import type { IngestEvent, NotificationRequest } from '#events/index.ts';
 import { type DecideOutcome, decideBatch } from '#lambdas/decide/decide.ts';
+import { HeadModelCache } from '#lambdas/decide/head-model-cache.ts';
 import { type DispatchOutcomeKind, dispatchBatch } from '#lambdas/dispatch/dispatch.ts';
 import {
   type ChannelProvider,
@@ -26,7 +27,7 @@ import {
 import { ingestBatch } from '#lambdas/ingest/apply-events.ts';
 import { learnRewards } from '#lambdas/learner/learner.ts';
 import { createLogger } from '#lambdas/shared/logger.ts';
-import { HeadModelCache, modelTableStore } from '#lambdas/shared/model-store.ts';
+import { modelTableStore } from '#lambdas/shared/model-store.ts';
 import { type SweepOutcome, sweep } from '#lambdas/sweeper/sweeper.ts';
 import { initTensorBackend } from '#model/bandit/index.ts';
 import { sendBodies } from '#test/helpers/local-queues.ts';

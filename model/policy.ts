@@ -14,18 +14,29 @@
  * Pure: no clock (nowMs is part of each input), no I/O; randomness only from the Rng passed in.
  */
 import type { AnalystConfig, ChannelName } from '#config/schema.ts';
-import {
-  type ArmBatch,
-  type ContextualBandit,
-  createBandit,
-  loadBandit,
-  type SerializedBandit,
-} from '#model/bandit/index.ts';
+import { type ArmBatch, type ContextualBandit, createBandit, loadBandit } from '#model/bandit/index.ts';
 import { type ArmLayout, armIndex, armLayout, armOf, resolveTimeZone, slotSchedule } from './arms.ts';
-import { BanditContractError, IncompatibleModelStateError, InvalidDecideInputError } from './errors.ts';
-import { FEATURE_DIMENSION, FEATURE_INDEX, FEATURE_VERSION, FeatureBuilder, type FeaturePriors } from './features.ts';
+import { BanditContractError, InvalidDecideInputError } from './errors.ts';
+import { FEATURE_DIMENSION, FeatureBuilder, type FeaturePriors } from './features.ts';
 import { type ArmMask, allowedArms, type GuardrailInput, type NoArm, summariseBlocks } from './guardrails.ts';
+import {
+  checkedBanditState,
+  checkLearnerDimension,
+  type LearnRow,
+  learningMatrix,
+  policyVersionOf,
+  type SerializedPolicy,
+  serializedPolicy,
+} from './policy-learning.ts';
 import { hashString, type Rng } from './random.ts';
+
+export {
+  checkPolicyState,
+  type LearnRow,
+  netReward,
+  PolicyLearner,
+  type SerializedPolicy,
+} from './policy-learning.ts';
 
 // --- decisions -----------------------------------------------------------------------------------------
 
@@ -291,30 +302,6 @@ export function noArmDecision(
 
 // --- the bandit policy -----------------------------------------------------------------------------------
 
-/** One reward to learn from: the logged feature row of the chosen arm and its attributed engagement reward. */
-export interface LearnRow {
-  features: ArrayLike<number>;
-  /** engagement reward from reward attribution, before channel cost (learn subtracts it) */
-  reward: number;
-}
-
-export interface SerializedPolicy {
-  format: 'send-time-policy/1';
-  featureVersion: string;
-  featureDimension: number;
-  /** config version the state was last trained under (informative: a new config may keep the state) */
-  configVersion: string;
-  bandit: SerializedBandit;
-}
-
-/**
- * The reward the bandit optimises for one decision: engagement reward minus the cost of its channel.
- * @example netReward(1, features) // 1 - features[FEATURE_INDEX.channel_cost]
- */
-export function netReward(engagementReward: number, features: ArrayLike<number>): number {
-  return engagementReward - features[FEATURE_INDEX.channel_cost];
-}
-
 export interface PolicyOptions {
   /** population priors of the smoothed per-channel rates (features.ts) */
   priors?: FeaturePriors;
@@ -338,12 +325,7 @@ export class SendTimePolicy implements NotificationPolicy {
     private readonly bandit: ContextualBandit,
     priors?: FeaturePriors,
   ) {
-    if (bandit.dimension !== FEATURE_DIMENSION) {
-      throw new IncompatibleModelStateError(
-        { featureDimension: FEATURE_DIMENSION },
-        { featureDimension: bandit.dimension },
-      );
-    }
+    checkLearnerDimension(bandit.dimension);
     this.prep = new DecisionPreparer(config, priors);
   }
 
@@ -363,19 +345,12 @@ export class SendTimePolicy implements NotificationPolicy {
    * @example const policy = SendTimePolicy.load(config, JSON.parse(savedText));
    */
   static load(config: AnalystConfig, state: SerializedPolicy, options: PolicyOptions = {}): SendTimePolicy {
-    checkPolicyState(state);
-    if (state.bandit?.algorithm !== config.bandit.algorithm) {
-      throw new IncompatibleModelStateError(
-        { algorithm: config.bandit.algorithm },
-        { algorithm: state.bandit?.algorithm },
-      );
-    }
-    return new SendTimePolicy(config, loadBandit(state.bandit), options.priors);
+    return new SendTimePolicy(config, loadBandit(checkedBanditState(config, state)), options.priors);
   }
 
   /** Changes whenever the model changes (learner state or feature layout); logged on every decision. */
   get version(): string {
-    return `${this.bandit.version}+${FEATURE_VERSION}`;
+    return policyVersionOf(this.bandit);
   }
 
   get layout(): ArmLayout {
@@ -441,45 +416,16 @@ export class SendTimePolicy implements NotificationPolicy {
   /** Updates the learner with engagement rewards; the channel cost is subtracted here (see netReward). */
   learn(rows: readonly LearnRow[]): void {
     if (rows.length === 0) return;
-    const D = FEATURE_DIMENSION;
-    const features = new Float32Array(rows.length * D);
-    const rewards = new Float64Array(rows.length);
-    rows.forEach((row, i) => {
-      if (row.features.length !== D) {
-        throw new IncompatibleModelStateError({ featureDimension: D }, { featureDimension: row.features.length });
-      }
-      if (!Number.isFinite(row.reward)) throw new RangeError(`reward ${row.reward} of row ${i} is not finite`);
-      for (let j = 0; j < D; j++) features[i * D + j] = row.features[j];
-      rewards[i] = netReward(row.reward, row.features);
-    });
+    const { features, rewards } = learningMatrix(rows);
     this.bandit.update(features, rewards);
   }
 
   serialize(): SerializedPolicy {
-    return {
-      format: 'send-time-policy/1',
-      featureVersion: FEATURE_VERSION,
-      featureDimension: FEATURE_DIMENSION,
-      configVersion: this.config.version,
-      bandit: this.bandit.serialize(),
-    };
+    return serializedPolicy(this.config, this.bandit);
   }
 
   dispose(): void {
     this.bandit.dispose();
-  }
-}
-
-/**
- * Refuses state written for another feature layout (its weights would mean other things).
- * @example checkPolicyState(JSON.parse(savedText)) // throws IncompatibleModelStateError on a mismatch
- */
-export function checkPolicyState(state: SerializedPolicy): void {
-  if (state?.format !== 'send-time-policy/1' || state.featureVersion !== FEATURE_VERSION) {
-    throw new IncompatibleModelStateError(
-      { format: 'send-time-policy/1', featureVersion: FEATURE_VERSION },
-      { format: state?.format, featureVersion: state?.featureVersion },
-    );
   }
 }
 

@@ -47,7 +47,6 @@ import {
   decisionItem,
   PENDING_STATUSES,
 } from '../shared/decision-item.ts';
-import type { CachedPolicy } from '../shared/model-store.ts';
 import {
   capHorizonMs,
   nextSendLog,
@@ -58,6 +57,7 @@ import {
   type UserItemWithSendLog,
   writeSendLog,
 } from '../shared/user-send-log.ts';
+import type { CachedPolicy } from './head-model-cache.ts';
 
 /** The part of the Powertools logger decide uses. */
 export type DecideLogger = Pick<Logger, 'info' | 'warn' | 'error'>;

@@ -6,9 +6,10 @@ import { initTensorBackend } from '#model/bandit/index.ts';
 import { configSourceFromEnv } from '../shared/config-source.ts';
 import { createLogger } from '../shared/logger.ts';
 import { createMetrics } from '../shared/metrics.ts';
-import { HeadModelCache, modelTableStore } from '../shared/model-store.ts';
+import { modelTableStore } from '../shared/model-store.ts';
 import { requiredEnv } from '../shared/runtime-config.ts';
 import { createDecideHandler } from './handler.ts';
+import { HeadModelCache } from './head-model-cache.ts';
 
 const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}));
 const logger = createLogger('decide');

@@ -1,8 +1,10 @@
-/** Lambda entry of the learner: clients and the tensor backend at module scope, the rest in createLearnerHandler. */
+/**
+ * Lambda entry of the learner: clients at module scope, the rest in createLearnerHandler. Learning is plain
+ * JavaScript (model/policy-learning.ts), so this bundle carries no TF.js.
+ */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { TABLES } from '#infra/resources.ts';
-import { initTensorBackend } from '#model/bandit/index.ts';
 import { configSourceFromEnv } from '../shared/config-source.ts';
 import { createLogger } from '../shared/logger.ts';
 import { createMetrics } from '../shared/metrics.ts';
@@ -12,8 +14,6 @@ import { createLearnerHandler } from './handler.ts';
 
 const logger = createLogger('learner');
 const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}));
-// learning is plain arithmetic, but a NeuralLinear retrain runs on tensors
-await initTensorBackend();
 
 export const handler = createLearnerHandler({
   store: modelTableStore(doc, requiredEnv(process.env, TABLES.model.envVar)),

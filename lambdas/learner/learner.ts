@@ -16,10 +16,10 @@
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { AnalystConfig } from '#config/schema.ts';
-import { IncompatibleModelStateError } from '#model/errors.ts';
 import { FEATURE_DIMENSION } from '#model/features.ts';
-import { type LearnRow, SendTimePolicy, type SerializedPolicy } from '#model/policy.ts';
+import { type LearnRow, PolicyLearner, type SerializedPolicy } from '#model/policy-learning.ts';
 import { decodeFeatureRow, parseRewardMessage, type RewardMessage } from '../rewards/message.ts';
+import { headOrFresh } from '../shared/model-store.ts';
 import {
   APPLIED_CAPACITY,
   APPLIED_WINDOW_MS,
@@ -188,55 +188,49 @@ function learnOnHead(
   deps: LearnerDeps,
 ): LearnerModelVersion & { policyVersion: string; createdAt: number } {
   const policy = loadPolicy(head, deps);
-  try {
-    const rows: LearnRow[] = fresh.map((r) => ({ features: r.features, reward: r.message.reward }));
-    policy.learn(rows);
-    const state = policy.serialize();
-    const version = (head?.version ?? 0) + 1;
-    const stateBytes = Buffer.byteLength(JSON.stringify(state));
-    const budget = deps.itemBudgetBytes ?? MODEL_ITEM_BUDGET_BYTES;
-    const room = fitApplied(stateBytes, budget);
-    if (room < fresh.length) throw new ModelItemTooLargeError(deps.store.modelId, stateBytes, budget);
-    const windowMs = deps.appliedWindowMs ?? APPLIED_WINDOW_MS;
-    const capacity = Math.min(deps.appliedCapacity ?? APPLIED_CAPACITY, room);
-    // newest first: within a minute, the entries kept are this batch's
-    const all = [...fresh.map((r) => appliedEntry(r.message.decisionId, nowMs)), ...applied];
-    const inWindow = pruneApplied(all, nowMs, { capacity: Number.POSITIVE_INFINITY, windowMs });
-    const kept = inWindow.slice(0, capacity);
-    const horizon = dedupHorizonMs(kept, inWindow.length > kept.length, nowMs, windowMs);
-    const minHorizon = deps.minDedupHorizonMs ?? 600_000;
-    if (horizon < minHorizon) {
-      deps.logger.warn('applied-reward memory reaches back less than the redelivery horizon', {
-        modelId: deps.store.modelId,
-        horizonMs: horizon,
-        wantedMs: minHorizon,
-        capacity,
-      });
-    }
-    return {
-      version,
-      state,
-      appliedRewards: encodeApplied(kept),
-      policyVersion: policy.version,
-      createdAt: nowMs,
-    };
-  } finally {
-    policy.dispose();
+  const rows: LearnRow[] = fresh.map((r) => ({ features: r.features, reward: r.message.reward }));
+  policy.learn(rows);
+  const state = policy.serialize();
+  const version = (head?.version ?? 0) + 1;
+  const stateBytes = Buffer.byteLength(JSON.stringify(state));
+  const budget = deps.itemBudgetBytes ?? MODEL_ITEM_BUDGET_BYTES;
+  const room = fitApplied(stateBytes, budget);
+  if (room < fresh.length) throw new ModelItemTooLargeError(deps.store.modelId, stateBytes, budget);
+  const windowMs = deps.appliedWindowMs ?? APPLIED_WINDOW_MS;
+  const capacity = Math.min(deps.appliedCapacity ?? APPLIED_CAPACITY, room);
+  // newest first: within a minute, the entries kept are this batch's
+  const all = [...fresh.map((r) => appliedEntry(r.message.decisionId, nowMs)), ...applied];
+  const inWindow = pruneApplied(all, nowMs, { capacity: Number.POSITIVE_INFINITY, windowMs });
+  const kept = inWindow.slice(0, capacity);
+  const horizon = dedupHorizonMs(kept, inWindow.length > kept.length, nowMs, windowMs);
+  const minHorizon = deps.minDedupHorizonMs ?? 600_000;
+  if (horizon < minHorizon) {
+    deps.logger.warn('applied-reward memory reaches back less than the redelivery horizon', {
+      modelId: deps.store.modelId,
+      horizonMs: horizon,
+      wantedMs: minHorizon,
+      capacity,
+    });
   }
+  return {
+    version,
+    state,
+    appliedRewards: encodeApplied(kept),
+    policyVersion: policy.version,
+    createdAt: nowMs,
+  };
 }
 
-function loadPolicy(head: LearnerModelVersion | undefined, deps: LearnerDeps): SendTimePolicy {
-  if (!head) return SendTimePolicy.create(deps.config);
-  try {
-    return SendTimePolicy.load(deps.config, head.state);
-  } catch (error) {
-    if (!(error instanceof IncompatibleModelStateError)) throw error;
-    // the config switched algorithm or the feature layout changed: that starts a new learner, on purpose
-    deps.logger.warn('model state incompatible with the config; the next version starts a new learner', {
-      modelId: deps.store.modelId,
-      version: head.version,
-      detail: error.message,
-    });
-    return SendTimePolicy.create(deps.config);
-  }
+function loadPolicy(head: LearnerModelVersion | undefined, deps: LearnerDeps): PolicyLearner {
+  return headOrFresh(
+    head,
+    (state) => PolicyLearner.load(deps.config, state),
+    () => PolicyLearner.create(deps.config),
+    (error, incompatible) =>
+      deps.logger.warn('model state incompatible with the config; the next version starts a new learner', {
+        modelId: deps.store.modelId,
+        version: incompatible.version,
+        detail: error.message,
+      }),
+  );
 }

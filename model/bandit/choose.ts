@@ -83,6 +83,16 @@ export function checkBatch(batch: ArmBatch, dimension: number): CheckedBatch {
 }
 
 /**
+ * Refuses a feature dimension that is not a whole number >= 1.
+ * @example checkDimension(32)
+ */
+export function checkDimension(dimension: number): void {
+  if (!Number.isInteger(dimension) || dimension < 1) {
+    throw new InvalidBanditInputError('dimension', `must be an integer >= 1, got ${dimension}`);
+  }
+}
+
+/**
  * Checks update() input; returns the number of rows.
  * @example const n = checkUpdate(features, rewards, 32)
  */

@@ -12,9 +12,9 @@
  *   const saved = JSON.stringify(bandit.serialize());
  *   const again = loadBandit(JSON.parse(saved)); // decides exactly as `bandit` would
  */
-import { type BanditConfig, BanditConfigSchema } from '#config/schema.ts';
+import type { BanditConfig } from '#config/schema.ts';
 import { assertTensorBackendReady } from './backend.ts';
-import { InvalidBanditInputError } from './errors.ts';
+import { checkedBanditConfig } from './learning.ts';
 import { LinearBandit } from './linear.ts';
 import { NeuralLinearBandit } from './neural-linear.ts';
 import { readState } from './serialization.ts';
@@ -34,13 +34,17 @@ export {
   NoAllowedArmError,
   TensorBackendError,
 } from './errors.ts';
+export { checkedBanditConfig, createLearner, loadLearner } from './learning.ts';
 export { LinearBandit, type LinearBanditConfig } from './linear.ts';
+export { LinearLearner } from './linear-learner.ts';
 export { NeuralLinearBandit, type NeuralLinearConfig } from './neural-linear.ts';
+export { NeuralLinearLearner } from './neural-linear-learner.ts';
 export { STATE_FORMAT, STATE_FORMAT_VERSION } from './serialization.ts';
 export type {
   ArmBatch,
   BanditAlgorithm,
   BanditChoice,
+  BanditLearner,
   ContextualBandit,
   EncodedArray,
   SerializedBandit,
@@ -52,16 +56,8 @@ export type {
  * @example const bandit = createBandit({ algorithm: 'linucb', alpha: 1 } as BanditConfig, 32)
  */
 export function createBandit(config: BanditConfig, dimension: number): ContextualBandit {
-  const parsed = BanditConfigSchema.safeParse(config);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new InvalidBanditInputError(`config.${issue.path.map(String).join('.')}`, issue.message);
-  }
-  if (!Number.isInteger(dimension) || dimension < 1) {
-    throw new InvalidBanditInputError('dimension', `must be an integer >= 1, got ${dimension}`);
-  }
+  const valid = checkedBanditConfig(config, dimension);
   assertTensorBackendReady();
-  const valid = parsed.data;
   return valid.algorithm === 'neural-linear'
     ? new NeuralLinearBandit(valid, dimension)
     : new LinearBandit(valid, dimension);

@@ -15,31 +15,24 @@
  *   scoring one GEMM: N x d x (K + 1) multiply-adds instead of K draws per decision.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { BanditConfig } from '#config/schema.ts';
 import type { Rng } from '#model/random.ts';
 import {
   argmaxDistributions,
   type CheckedBatch,
   checkBatch,
-  checkUpdate,
   drawArgmaxChoices,
   drawThompsonChoices,
   thompsonDistributions,
 } from './choose.ts';
-import { DisposedBanditError, InvalidBanditInputError, InvalidBanditStateError } from './errors.ts';
-import {
-  LinearPosterior,
-  type LinearPosteriorState,
-  type NoiseSetting,
-  noiseGroupCount,
-  noiseGroupsOf,
-  noiseSetting,
-} from './posterior.ts';
+import { DisposedBanditError } from './errors.ts';
+import { LinearLearner } from './linear-learner.ts';
+import type { LinearPosterior, LinearPosteriorState, NoiseSetting } from './posterior.ts';
+import { noiseGroupsOf } from './posterior.ts';
 import { maskPenalty, meanAndWidth, meanScores, sampledArgmax, sampledArgmaxGrouped, sampleMatrix } from './scoring.ts';
-import { encodeArray, STATE_FORMAT, STATE_FORMAT_VERSION, type StateReader, stateHash } from './serialization.ts';
-import type { ArmBatch, BanditChoice, ContextualBandit, SerializedBandit } from './types.ts';
+import type { StateReader } from './serialization.ts';
+import type { ArmBatch, BanditChoice, ContextualBandit, LinearBanditConfig, SerializedBandit } from './types.ts';
 
-export type LinearBanditConfig = Extract<BanditConfig, { algorithm: 'linear-ts' | 'linucb' | 'epsilon-greedy' }>;
+export type { LinearBanditConfig } from './types.ts';
 
 /** Device copies of the posterior, rebuilt lazily after each update (uploads are O(d^2), microseconds). */
 export class PosteriorTensors {
@@ -145,47 +138,44 @@ export function thompsonWinners(
 
 export class LinearBandit implements ContextualBandit {
   readonly algorithm: LinearBanditConfig['algorithm'];
+  /** the learning half (plain JavaScript): posterior, update, state, version */
+  readonly learner: LinearLearner;
   private readonly posterior: LinearPosterior;
   private readonly tensors: PosteriorTensors;
   private readonly noise: NoiseSetting | undefined;
-  private versionCache: string | undefined;
   private disposed = false;
 
   /**
    * @example const bandit = new LinearBandit(BanditConfigSchema.parse({ algorithm: 'linucb' }), 32)
    */
-  constructor(
-    readonly config: LinearBanditConfig,
-    readonly dimension: number,
-    state?: LinearPosteriorState,
-  ) {
-    if (!Number.isInteger(dimension) || dimension < 1) {
-      throw new InvalidBanditInputError('dimension', `must be an integer >= 1, got ${dimension}`);
-    }
-    this.algorithm = config.algorithm;
-    this.noise = config.algorithm === 'linear-ts' ? noiseSetting(config, dimension) : undefined;
-    this.posterior = new LinearPosterior(dimension, config.priorPrecision, noiseGroupCount(this.noise), state);
+  constructor(config: LinearBanditConfig, dimension: number, state?: LinearPosteriorState | LinearLearner) {
+    this.learner = state instanceof LinearLearner ? state : new LinearLearner(config, dimension, state);
+    this.algorithm = this.learner.algorithm;
+    this.posterior = this.learner.posterior;
+    this.noise = this.learner.noise;
     this.tensors = new PosteriorTensors(this.posterior);
   }
 
   /** Rebuilds a bandit from a validated state (see loadBandit). @example LinearBandit.fromState(reader) */
   static fromState(reader: StateReader): LinearBandit {
-    const config = reader.config as LinearBanditConfig;
-    const d = reader.dimension;
-    const groups =
-      config.algorithm === 'linear-ts' && config.learnNoise && config.noiseGroups.length > 0
-        ? config.noiseGroups.length + 1
-        : 1;
-    return new LinearBandit(config, d, readPosteriorState(reader, '', d, groups, reader.updates));
+    const learner = LinearLearner.fromState(reader);
+    return new LinearBandit(learner.config, learner.dimension, learner);
+  }
+
+  get config(): LinearBanditConfig {
+    return this.learner.config;
+  }
+
+  get dimension(): number {
+    return this.learner.dimension;
   }
 
   get updates(): number {
-    return this.posterior.count;
+    return this.learner.updates;
   }
 
   get version(): string {
-    this.versionCache ??= `${this.algorithm}-${stateHash(this.config, this.updates, posteriorArrays(this.posterior))}`;
-    return this.versionCache;
+    return this.learner.version;
   }
 
   /** The posterior (read-only use: tests, diagnostics). @example bandit.model.mean() */
@@ -254,27 +244,13 @@ export class LinearBandit implements ContextualBandit {
 
   update(features: Float32Array, rewards: ArrayLike<number>): void {
     this.assertLive();
-    const n = checkUpdate(features, rewards, this.dimension);
-    if (n === 0) return;
-    const groups = noiseGroupsOf(features, this.dimension, n, this.noise?.learned ? this.noise.groupFeatures : []);
-    for (let r = 0; r < n; r++) this.posterior.observe(features, r * this.dimension, rewards[r], groups[r]);
+    this.learner.update(features, rewards);
     this.tensors.invalidate();
-    this.versionCache = undefined;
   }
 
   serialize(): SerializedBandit {
     this.assertLive();
-    const d = this.dimension;
-    return {
-      format: STATE_FORMAT,
-      formatVersion: STATE_FORMAT_VERSION,
-      algorithm: this.algorithm,
-      dimension: d,
-      config: this.config,
-      updates: this.updates,
-      scalars: {},
-      arrays: encodePosterior(this.posterior, ''),
-    };
+    return this.learner.serialize();
   }
 
   dispose(): void {
@@ -285,57 +261,4 @@ export class LinearBandit implements ContextualBandit {
   private assertLive(): void {
     if (this.disposed) throw new DisposedBanditError(this.algorithm);
   }
-}
-
-/** The arrays that make a posterior's state, for hashing. @example stateHash(config, n, posteriorArrays(post)) */
-export function posteriorArrays(post: LinearPosterior): Float64Array[] {
-  return [post.sqrtCovariance, post.rewardSum, post.mean(), post.noiseCounts, post.noiseSums];
-}
-
-/**
- * A posterior's arrays for serialize(), names prefixed (NeuralLinear's head uses 'head').
- * @example encodePosterior(post, 'head') // { headSqrtCovariance, headRewardSum, ... }
- */
-export function encodePosterior(post: LinearPosterior, prefix: string): SerializedBandit['arrays'] {
-  const d = post.dimension;
-  const name = (n: string) => (prefix ? `${prefix}${n[0].toUpperCase()}${n.slice(1)}` : n);
-  return {
-    [name('sqrtCovariance')]: encodeArray(post.sqrtCovariance, [d, d]),
-    [name('rewardSum')]: encodeArray(post.rewardSum, [d]),
-    [name('mean')]: encodeArray(post.mean(), [d]),
-    [name('noiseCounts')]: encodeArray(post.noiseCounts, [post.noiseGroups]),
-    [name('noiseSums')]: encodeArray(post.noiseSums, [post.noiseGroups]),
-  };
-}
-
-/**
- * Reads what encodePosterior wrote, checking shapes and values.
- * @example new LinearPosterior(d, lambda, groups, readPosteriorState(reader, '', d, groups, n))
- */
-export function readPosteriorState(
-  reader: StateReader,
-  prefix: string,
-  d: number,
-  groups: number,
-  count: number,
-): LinearPosteriorState {
-  const name = (n: string) => (prefix ? `${prefix}${n[0].toUpperCase()}${n.slice(1)}` : n);
-  const noiseCounts = reader.array(name('noiseCounts'), 'float64', [groups]);
-  const noiseSums = reader.array(name('noiseSums'), 'float64', [groups]);
-  noiseCounts.forEach((c, i) => {
-    if (c < 0 || !Number.isInteger(c)) {
-      throw new InvalidBanditStateError(`arrays.${name('noiseCounts')}`, `[${i}] = ${c} is not a count`);
-    }
-  });
-  noiseSums.forEach((v, i) => {
-    if (v < 0) throw new InvalidBanditStateError(`arrays.${name('noiseSums')}`, `[${i}] = ${v} is negative`);
-  });
-  return {
-    sqrtCovariance: reader.array(name('sqrtCovariance'), 'float64', [d, d]),
-    rewardSum: reader.array(name('rewardSum'), 'float64', [d]),
-    mean: reader.array(name('mean'), 'float64', [d]),
-    noiseCounts,
-    noiseSums,
-    count,
-  };
 }

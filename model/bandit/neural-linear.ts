@@ -4,171 +4,108 @@
  * linear head on [z(x), 1] does Thompson sampling exactly as linear-ts does on raw features (same K
  * shared posterior samples per batch, same exact propensities, see linear.ts).
  *
- * Learning: every reward goes into the replay buffer (the latest replaySize) and into the head, with
- * the current representation. After every trainEvery rewards the network is trained for trainEpochs
- * passes over the buffer, and the head is recomputed from the whole buffer in the new representation
- * (the old head statistics describe features that no longer exist). Updates are cut at those training
- * points, so the state depends only on the sequence of rewards, not on how update() calls batch them.
+ * Learning (replay buffer, retraining, the head) is NeuralLinearLearner's, in plain JavaScript
+ * (neural-linear-learner.ts); this class adds decide(): the network's weights uploaded as tensors,
+ * z(x) for the whole batch as fused GEMMs, and the head's Thompson sampling on the tensor side.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { BanditConfig } from '#config/schema.ts';
-import { Rng } from '#model/random.ts';
-import { checkBatch, checkUpdate, drawThompsonChoices, thompsonDistributions } from './choose.ts';
-import { DisposedBanditError, InvalidBanditInputError, InvalidBanditStateError } from './errors.ts';
-import { encodePosterior, PosteriorTensors, posteriorArrays, readPosteriorState, thompsonWinners } from './linear.ts';
+import type { Rng } from '#model/random.ts';
+import { type CheckedBatch, checkBatch, drawThompsonChoices, thompsonDistributions } from './choose.ts';
+import { DisposedBanditError } from './errors.ts';
+import { PosteriorTensors, thompsonWinners } from './linear.ts';
 import { RepresentationNetwork, type TrainingReport } from './mlp.ts';
-import {
-  LinearPosterior,
-  type LinearPosteriorState,
-  type NoiseSetting,
-  noiseGroupCount,
-  noiseGroupsOf,
-  noiseSetting,
-} from './posterior.ts';
-import { encodeArray, STATE_FORMAT, STATE_FORMAT_VERSION, type StateReader, stateHash } from './serialization.ts';
-import type { ArmBatch, BanditChoice, ContextualBandit, SerializedBandit } from './types.ts';
+import { NeuralLinearLearner, type NeuralLinearState } from './neural-linear-learner.ts';
+import type { StateReader } from './serialization.ts';
+import type { ArmBatch, BanditChoice, ContextualBandit, NeuralLinearConfig, SerializedBandit } from './types.ts';
 
-export type NeuralLinearConfig = Extract<BanditConfig, { algorithm: 'neural-linear' }>;
+export type { NeuralLinearConfig } from './types.ts';
 
-/** Rewards kept for retraining, oldest overwritten first. */
-class ReplayBuffer {
-  readonly features: Float32Array;
-  readonly rewards: Float64Array;
-  size = 0;
-  private next = 0;
+/**
+ * Device copies of the network's weights, uploaded again after the learner retrains. Exported for tests:
+ * its rows must match the learner's JS representation.
+ */
+export class NetworkTensors {
+  private weights: tf.Tensor[] | undefined;
+  private revision = -1;
 
-  constructor(
-    readonly capacity: number,
-    readonly dimension: number,
-  ) {
-    this.features = new Float32Array(capacity * dimension);
-    this.rewards = new Float64Array(capacity);
-  }
+  constructor(private readonly learner: NeuralLinearLearner) {}
 
-  push(features: Float32Array, offset: number, reward: number): void {
-    const d = this.dimension;
-    this.features.set(features.subarray(offset, offset + d), this.next * d);
-    this.rewards[this.next] = reward;
-    this.next = (this.next + 1) % this.capacity;
-    this.size = Math.min(this.size + 1, this.capacity);
-  }
-
-  /** Contents oldest first: training and serialization see one order whatever the ring position. */
-  chronological(): { features: Float32Array; rewards: Float64Array } {
-    const d = this.dimension;
-    const start = this.size < this.capacity ? 0 : this.next;
-    const features = new Float32Array(this.size * d);
-    const rewards = new Float64Array(this.size);
-    for (let i = 0; i < this.size; i++) {
-      const slot = (start + i) % this.capacity;
-      features.set(this.features.subarray(slot * d, slot * d + d), i * d);
-      rewards[i] = this.rewards[slot];
+  /** [z(x), 1] for every row of X, for the head: one fused GEMM + ReLU per hidden layer. */
+  headRows(X: tf.Tensor2D): tf.Tensor2D {
+    const network = this.learner.network;
+    if (!this.weights || this.revision !== this.learner.weightsRevision) {
+      this.invalidate();
+      const shapes = RepresentationNetwork.shapes(network.inputDimension, network.hidden);
+      this.weights = network.weights.map((w, i) => tf.tensor(w, shapes[i]));
+      this.revision = this.learner.weightsRevision;
     }
-    return { features, rewards };
+    const weights = this.weights;
+    return tf.tidy(() => {
+      let a = X;
+      for (let l = 0; l < network.hidden.length; l++) {
+        a = tf.fused.matMul({
+          a,
+          b: weights[2 * l] as tf.Tensor2D,
+          bias: weights[2 * l + 1],
+          activation: 'relu',
+        }) as tf.Tensor2D;
+      }
+      return tf.concat([a, tf.ones([X.shape[0], 1])], 1);
+    });
+  }
+
+  invalidate(): void {
+    for (const w of this.weights ?? []) w.dispose();
+    this.weights = undefined;
   }
 }
 
 export class NeuralLinearBandit implements ContextualBandit {
   readonly algorithm = 'neural-linear' as const;
-  private readonly network: RepresentationNetwork;
-  private readonly head: LinearPosterior;
+  /** the learning half (plain JavaScript): network, head, replay buffer, state, version */
+  readonly learner: NeuralLinearLearner;
+  private readonly network: NetworkTensors;
   private readonly headTensors: PosteriorTensors;
-  private readonly buffer: ReplayBuffer;
-  private readonly noise: NoiseSetting;
-  private updateCount = 0;
-  private sinceTraining = 0;
-  private trainingCount = 0;
-  private versionCache: string | undefined;
   private disposed = false;
-  /** what the last retraining did (diagnostics; not part of the state) */
-  lastTraining: TrainingReport | undefined;
 
   /** @example const bandit = new NeuralLinearBandit(BanditConfigSchema.parse({ algorithm: 'neural-linear' }), 32) */
-  constructor(
-    readonly config: NeuralLinearConfig,
-    readonly dimension: number,
-    restored?: {
-      weights: Float32Array[];
-      head: LinearPosteriorState;
-      buffer: { features: Float32Array; rewards: Float64Array };
-      updates: number;
-      sinceTraining: number;
-      trainings: number;
-    },
-  ) {
-    if (!Number.isInteger(dimension) || dimension < 1) {
-      throw new InvalidBanditInputError('dimension', `must be an integer >= 1, got ${dimension}`);
-    }
-    // validate before the network allocates tensors, so a refused config leaks nothing
-    this.noise = noiseSetting(config, dimension);
-    this.network = new RepresentationNetwork(
-      dimension,
-      config.hiddenUnits,
-      restored ? restored.weights : new Rng(config.seed).fork('neural-linear/init'),
-    );
-    const p = this.network.representationDimension + 1;
-    this.head = new LinearPosterior(p, config.priorPrecision, noiseGroupCount(this.noise), restored?.head);
-    this.headTensors = new PosteriorTensors(this.head);
-    this.buffer = new ReplayBuffer(config.replaySize, dimension);
-    if (restored) {
-      const n = restored.buffer.rewards.length;
-      for (let i = 0; i < n; i++) this.buffer.push(restored.buffer.features, i * dimension, restored.buffer.rewards[i]);
-      this.updateCount = restored.updates;
-      this.sinceTraining = restored.sinceTraining;
-      this.trainingCount = restored.trainings;
-    }
+  constructor(config: NeuralLinearConfig, dimension: number, restored?: NeuralLinearState | NeuralLinearLearner) {
+    this.learner =
+      restored instanceof NeuralLinearLearner ? restored : new NeuralLinearLearner(config, dimension, restored);
+    this.network = new NetworkTensors(this.learner);
+    this.headTensors = new PosteriorTensors(this.learner.head);
   }
 
   /** Rebuilds a bandit from a validated state (see loadBandit). @example NeuralLinearBandit.fromState(reader) */
   static fromState(reader: StateReader): NeuralLinearBandit {
-    const config = reader.config as NeuralLinearConfig;
-    const d = reader.dimension;
-    const shapes = RepresentationNetwork.shapes(d, config.hiddenUnits);
-    const weights = shapes.map((shape, i) => reader.array(`weight${i}`, 'float32', shape));
-    const p = config.hiddenUnits[config.hiddenUnits.length - 1] + 1;
-    const groups = config.learnNoise && config.noiseGroups.length > 0 ? config.noiseGroups.length + 1 : 1;
-    const headCount = reader.scalar('headCount', { min: 0, integer: true });
-    const head = readPosteriorState(reader, 'head', p, groups, headCount);
-    const size = reader.scalar('replayRows', { min: 0, integer: true });
-    if (size > config.replaySize) {
-      throw new InvalidBanditStateError(
-        'scalars.replayRows',
-        `is ${size}, above config.replaySize ${config.replaySize}`,
-      );
-    }
-    return new NeuralLinearBandit(config, d, {
-      weights,
-      head,
-      buffer: {
-        features: reader.array('replayFeatures', 'float32', [size, d]),
-        rewards: reader.array('replayRewards', 'float64', [size]),
-      },
-      updates: reader.updates,
-      sinceTraining: reader.scalar('sinceTraining', { min: 0, integer: true }),
-      trainings: reader.scalar('trainings', { min: 0, integer: true }),
-    });
+    const learner = NeuralLinearLearner.fromState(reader);
+    return new NeuralLinearBandit(learner.config, learner.dimension, learner);
+  }
+
+  get config(): NeuralLinearConfig {
+    return this.learner.config;
+  }
+
+  get dimension(): number {
+    return this.learner.dimension;
   }
 
   get updates(): number {
-    return this.updateCount;
+    return this.learner.updates;
   }
 
   /** How many times the representation was retrained. */
   get trainings(): number {
-    return this.trainingCount;
+    return this.learner.trainings;
+  }
+
+  /** what the last retraining did (diagnostics; not part of the state) */
+  get lastTraining(): TrainingReport | undefined {
+    return this.learner.lastTraining;
   }
 
   get version(): string {
-    if (!this.versionCache) {
-      const replay = this.buffer.chronological();
-      this.versionCache = `${this.algorithm}-${stateHash(this.config, this.updateCount, [
-        ...this.network.weights(),
-        ...posteriorArrays(this.head),
-        replay.features,
-        replay.rewards,
-      ])}`;
-    }
-    return this.versionCache;
+    return this.learner.version;
   }
 
   decide(batch: ArmBatch, rng: Rng): BanditChoice[] {
@@ -176,10 +113,12 @@ export class NeuralLinearBandit implements ContextualBandit {
     const checked = checkBatch(batch, this.dimension);
     if (checked.size === 0) return [];
     const n = checked.size * checked.arms;
-    const rows = tf.tidy(() => this.headRows(tf.tensor2d(batch.features, [n, this.dimension])));
+    const X = tf.tensor2d(batch.features, [n, this.dimension]);
+    const rows = this.network.headRows(X);
+    X.dispose();
     try {
       const samples = this.config.posteriorSamples;
-      const winners = thompsonWinners(batch, checked, rows, this.head, this.headTensors, samples, this.noise, rng);
+      const winners = this.winners(batch, checked, rows, rng);
       return drawThompsonChoices(batch, checked, winners, samples, this.config.explorationFloor, rng);
     } finally {
       rows.dispose();
@@ -191,10 +130,12 @@ export class NeuralLinearBandit implements ContextualBandit {
     const checked = checkBatch(batch, this.dimension);
     if (checked.size === 0) return new Float64Array(0);
     const n = checked.size * checked.arms;
-    const rows = tf.tidy(() => this.headRows(tf.tensor2d(batch.features, [n, this.dimension])));
+    const X = tf.tensor2d(batch.features, [n, this.dimension]);
+    const rows = this.network.headRows(X);
+    X.dispose();
     try {
       const samples = this.config.posteriorSamples;
-      const winners = thompsonWinners(batch, checked, rows, this.head, this.headTensors, samples, this.noise, rng);
+      const winners = this.winners(batch, checked, rows, rng);
       return thompsonDistributions(batch, checked, winners, samples, this.config.explorationFloor);
     } finally {
       rows.dispose();
@@ -203,109 +144,37 @@ export class NeuralLinearBandit implements ContextualBandit {
 
   update(features: Float32Array, rewards: ArrayLike<number>): void {
     this.assertLive();
-    const d = this.dimension;
-    const n = checkUpdate(features, rewards, d);
-    let start = 0;
-    while (start < n) {
-      // cut at the next training point so the head sees each reward in the representation of its time
-      const chunk = Math.min(n - start, Math.max(1, this.config.trainEvery - this.sinceTraining));
-      const rows = features.subarray(start * d, (start + chunk) * d);
-      const z = this.representRows(rows, chunk);
-      const groups = this.groupsOf(rows, chunk);
-      const p = this.head.dimension;
-      for (let r = 0; r < chunk; r++) {
-        this.buffer.push(features, (start + r) * d, rewards[start + r]);
-        this.head.observe(z, r * p, rewards[start + r], groups[r]);
-      }
-      this.updateCount += chunk;
-      this.sinceTraining += chunk;
-      start += chunk;
-      if (this.sinceTraining >= this.config.trainEvery) this.retrain();
-    }
+    this.learner.update(features, rewards);
     this.headTensors.invalidate();
-    this.versionCache = undefined;
   }
 
   /**
-   * Trains the representation on the replay buffer and recomputes the head from it. Runs by itself
-   * every trainEvery rewards; public for a learner that wants to retrain on its own schedule.
+   * Trains the representation on the replay buffer and recomputes the head (see NeuralLinearLearner.retrain).
    * @example bandit.retrain()
    */
   retrain(): TrainingReport {
     this.assertLive();
-    const replay = this.buffer.chronological();
-    const n = replay.rewards.length;
-    const rng = new Rng(this.config.seed).fork(`neural-linear/train/${this.updateCount}`);
-    this.lastTraining = this.network.train(
-      replay.features,
-      replay.rewards,
-      n,
-      { epochs: this.config.trainEpochs, batchSize: this.config.batchSize, learningRate: this.config.learningRate },
-      rng,
-    );
-    this.head.rebuild(this.representRows(replay.features, n), replay.rewards, this.groupsOf(replay.features, n), n);
-    this.sinceTraining = 0;
-    this.trainingCount += 1;
+    const report = this.learner.retrain();
     this.headTensors.invalidate();
-    this.versionCache = undefined;
-    return this.lastTraining;
+    return report;
   }
 
   serialize(): SerializedBandit {
     this.assertLive();
-    const d = this.dimension;
-    const replay = this.buffer.chronological();
-    const shapes = RepresentationNetwork.shapes(d, this.config.hiddenUnits);
-    const arrays: SerializedBandit['arrays'] = {};
-    this.network.weights().forEach((w, i) => {
-      arrays[`weight${i}`] = encodeArray(w, shapes[i]);
-    });
-    Object.assign(arrays, encodePosterior(this.head, 'head'));
-    arrays.replayFeatures = encodeArray(replay.features, [replay.rewards.length, d]);
-    arrays.replayRewards = encodeArray(replay.rewards, [replay.rewards.length]);
-    return {
-      format: STATE_FORMAT,
-      formatVersion: STATE_FORMAT_VERSION,
-      algorithm: this.algorithm,
-      dimension: d,
-      config: this.config,
-      updates: this.updateCount,
-      scalars: {
-        headCount: this.head.count,
-        replayRows: replay.rewards.length,
-        sinceTraining: this.sinceTraining,
-        trainings: this.trainingCount,
-      },
-      arrays,
-    };
+    return this.learner.serialize();
   }
 
   dispose(): void {
     if (this.disposed) return;
     this.headTensors.invalidate();
-    this.network.dispose();
+    this.network.invalidate();
     this.disposed = true;
   }
 
-  /** Noise group of each raw feature row (all 0 without noise groups). */
-  private groupsOf(features: Float32Array, n: number): Int32Array {
-    return noiseGroupsOf(features, this.dimension, n, this.noise.learned ? this.noise.groupFeatures : []);
-  }
-
-  /** [z(x), 1] for the head. Call inside tf.tidy. */
-  private headRows(X: tf.Tensor2D): tf.Tensor2D {
-    const z = this.network.representation(X);
-    return tf.concat([z, tf.ones([X.shape[0], 1])], 1);
-  }
-
-  /** [z(x), 1] rows in JS for n feature rows (Float32 as the network computes them). */
-  private representRows(features: Float32Array, n: number): Float32Array {
-    if (n === 0) return new Float32Array(0);
-    let rows: Float32Array | undefined;
-    tf.tidy(() => {
-      rows = this.headRows(tf.tensor2d(features, [n, this.dimension])).dataSync() as Float32Array;
-    });
-    return rows as Float32Array;
+  /** Thompson sampling of the head on the batch's [z(x), 1] rows. */
+  private winners(batch: ArmBatch, checked: CheckedBatch, rows: tf.Tensor2D, rng: Rng): Int32Array {
+    const samples = this.config.posteriorSamples;
+    return thompsonWinners(batch, checked, rows, this.learner.head, this.headTensors, samples, this.learner.noise, rng);
   }
 
   private assertLive(): void {

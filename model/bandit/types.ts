@@ -3,6 +3,8 @@ import type { BanditConfig } from '#config/schema.ts';
 import type { Rng } from '#model/random.ts';
 
 export type BanditAlgorithm = BanditConfig['algorithm'];
+export type LinearBanditConfig = Extract<BanditConfig, { algorithm: 'linear-ts' | 'linucb' | 'epsilon-greedy' }>;
+export type NeuralLinearConfig = Extract<BanditConfig, { algorithm: 'neural-linear' }>;
 
 /**
  * A batch of decisions, each choosing one of `arms` arms described by action-dependent features
@@ -30,13 +32,24 @@ export interface BanditChoice {
   explored: boolean;
 }
 
-export interface ContextualBandit {
+/**
+ * The learning half of a bandit: what the learner Lambda needs (learning.ts), in plain JavaScript.
+ * Every ContextualBandit is one, and a learner loaded from a bandit's state learns exactly as the
+ * bandit would: same state, same version.
+ */
+export interface BanditLearner {
   readonly algorithm: BanditAlgorithm;
   readonly dimension: number;
   /** rewards learned so far */
   readonly updates: number;
   /** algorithm + short content hash of config and state; changes with every update */
   readonly version: string;
+  /** features: n * dimension (the chosen arms' rows), rewards: n */
+  update(features: Float32Array, rewards: ArrayLike<number>): void;
+  serialize(): SerializedBandit;
+}
+
+export interface ContextualBandit extends BanditLearner {
   decide(batch: ArmBatch, rng: Rng): BanditChoice[];
   /**
    * The distribution decide() draws from, for every arm of every decision: [size * arms], row-major, 0 on
@@ -47,9 +60,6 @@ export interface ContextualBandit {
    * implements it; a stand-in learner may leave it out.
    */
   distribution?(batch: ArmBatch, rng: Rng): Float64Array;
-  /** features: n * dimension (the chosen arms' rows), rewards: n */
-  update(features: Float32Array, rewards: ArrayLike<number>): void;
-  serialize(): SerializedBandit;
   /** frees every tensor the bandit owns; the bandit is unusable afterwards */
   dispose(): void;
 }

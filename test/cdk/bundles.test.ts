@@ -351,14 +351,14 @@ describe('bundled Lambda functions', () => {
 
   it('notices a TF.js bundle whose wasm files are missing (it would run on cpu, 5-50x slower)', async () => {
     // Prepare
-    const built = await buildBundle('learner', join(root.root, 'learner-without-wasm'));
+    const built = await buildBundle('decide', join(root.root, 'decide-without-wasm'));
     for (const wasm of built.wasm) rmSync(wasm.path);
-    const { event } = await SCENARIOS.learner.prepare(stack(), Date.now());
+    const { event } = await SCENARIOS.decide.prepare(stack(), Date.now());
 
     // Act
-    const run = await invokeBundle(built.file, event, { ...stack().env, AWS_LAMBDA_FUNCTION_NAME: 'learner' });
+    const run = await invokeBundle(built.file, event, { ...stack().env, AWS_LAMBDA_FUNCTION_NAME: 'decide' });
 
     // Assess
-    expect(tensorflowProblem('learner', run)).toMatch(/on the cpu backend instead of wasm/);
+    expect(tensorflowProblem('decide', run)).toMatch(/on the cpu backend instead of wasm/);
   });
 });

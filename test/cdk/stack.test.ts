@@ -249,7 +249,7 @@ describe('Lambda', () => {
     ).toEqual([...Object.values(idsOf(stack).functions), cleanupIds(stack).function].sort());
   });
 
-  it('only the decide and learner bundles carry the TF.js wasm binaries', () => {
+  it('only the decide bundle carries the TF.js wasm binaries', () => {
     const { json, outdir } = plain;
     const inline = cleanupIds(plain.stack).function;
     const bundles = resourcesOfType(json, 'AWS::Lambda::Function')
@@ -262,7 +262,7 @@ describe('Lambda', () => {
     expect(bundles.map((b) => b.name).sort()).toEqual([...FUNCTION_NAMES].sort());
     for (const { name, files } of bundles) expect(files, name).toContain('index.mjs');
     const withWasm = bundles.filter((b) => b.files.some((f) => f.endsWith('.wasm')));
-    expect(withWasm.map((b) => b.name).sort()).toEqual(['decide', 'learner']);
+    expect(withWasm.map((b) => b.name)).toEqual(['decide']);
     for (const { name, files } of withWasm) {
       expect(
         files.filter((f) => f.endsWith('.wasm')).every((f) => /^tfjs-backend-wasm.*\.wasm$/.test(f)),

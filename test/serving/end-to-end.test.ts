@@ -84,7 +84,7 @@ describe('end to end', () => {
     await loop.sweep(); // a second sweep at the same instant finds nothing left to claim
     await loop.settle();
     expect(loop.deliveries.map((d) => d.decisionId)).toEqual([decisionId]);
-    expect(loop.deliveries[0].atMs).toBe(sendAt < START ? START : sendAt);
+    expect(loop.deliveries[0].atMs).toBe(Math.max(sendAt, START));
     const sent = await read();
     expect(sent.status).toBe('sent');
     if (sent.channel === 'email') expect(await readSentEmails(s)).toHaveLength(1);

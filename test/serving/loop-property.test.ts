@@ -42,6 +42,7 @@ import type { AnalystConfig, ChannelName } from '#config/schema.ts';
 import type { IngestEvent, NotificationRequest } from '#events/index.ts';
 import { QUEUES } from '#infra/resources.ts';
 import { type DecideDeps, decideBatch } from '#lambdas/decide/decide.ts';
+import { HeadModelCache } from '#lambdas/decide/head-model-cache.ts';
 import { type DispatchDeps, dispatchBatch, parseDispatchMessage } from '#lambdas/dispatch/dispatch.ts';
 import type { DispatchProviders, ProviderAcceptance, ProviderSend } from '#lambdas/dispatch/providers.ts';
 import { type IngestDeps, ingestBatch } from '#lambdas/ingest/apply-events.ts';
@@ -59,7 +60,7 @@ import {
   settledReward,
 } from '#lambdas/rewards/index.ts';
 import { type DecisionItem, decisionIdFor } from '#lambdas/shared/decision-item.ts';
-import { HeadModelCache, modelTableStore } from '#lambdas/shared/model-store.ts';
+import { modelTableStore } from '#lambdas/shared/model-store.ts';
 import { DEFAULT_LOOKAHEAD_MS, type SweeperDeps, sweep } from '#lambdas/sweeper/sweeper.ts';
 import type { LocalStack } from '#local/stack.ts';
 import { initTensorBackend } from '#model/bandit/index.ts';
