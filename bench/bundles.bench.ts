@@ -147,7 +147,7 @@ export async function run(): Promise<Record<string, unknown>> {
       node: process.version,
       note:
         'cold import = performance.now() around import() of the built bundle in a fresh node per sample (module-scope ' +
-        'init and, for decide and learner, the wasm backend included; node startup excluded); wasm bytes ship beside ' +
+        'init and, for decide, the wasm backend included; node startup excluded); wasm bytes ship beside ' +
         'the bundle (Node 22 loads only the -simd variant); median of the samples on a shared 2-core machine',
     };
   } finally {
