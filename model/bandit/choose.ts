@@ -66,14 +66,21 @@ export function checkBatch(batch: ArmBatch, dimension: number): CheckedBatch {
   const allowed = batch.allowed;
   let anyMasked = false;
   for (let i = 0; i < size; i++) {
+    // branch-free: with arms masked at random, a branch per flag mispredicts often enough to cost 5x
     let m = 0;
+    let bits = 0;
     const base = i * arms;
     for (let a = 0; a < arms; a++) {
       const v = allowed[base + a];
-      if (v === 1) m++;
-      else if (v !== 0) {
-        throw new InvalidBanditInputError('batch.allowed', `must hold 0 or 1, got ${v} at decision ${i}, arm ${a}`);
-      }
+      m += v;
+      bits |= v;
+    }
+    if (bits > 1) {
+      const a = allowed.subarray(base, base + arms).findIndex((v) => v > 1);
+      throw new InvalidBanditInputError(
+        'batch.allowed',
+        `must hold 0 or 1, got ${allowed[base + a]} at decision ${i}, arm ${a}`,
+      );
     }
     if (m === 0) throw new NoAllowedArmError(i);
     if (m < arms) anyMasked = true;
@@ -151,41 +158,40 @@ export function drawArgmaxChoices(
   floor: number,
   rng: Rng,
 ): BanditChoice[] {
-  const { size, arms, allowedCount } = checked;
+  const { size, arms } = checked;
   const allowed = batch.allowed;
   // the uniform share of the mixture: the floor plus epsilon of the rest
   const spread = floor + (1 - floor) * epsilon;
   const choices: BanditChoice[] = new Array(size);
+  const allowedArms = new Int32Array(arms);
   for (let i = 0; i < size; i++) {
     const base = i * arms;
+    const m = listAllowed(allowed, base, arms, allowedArms);
     let best = Number.NEGATIVE_INFINITY;
     let bestMean = Number.NEGATIVE_INFINITY;
-    for (let a = 0; a < arms; a++) {
-      if (allowed[base + a] !== 1) continue;
-      const s = scores[base + a];
-      const m = mean[base + a];
-      if (!Number.isFinite(s) || !Number.isFinite(m)) {
-        throw new InvalidBanditInputError(
-          'batch.features',
-          `give a non-finite score (${s}, mean ${m}) to arm ${a} of decision ${i}`,
-        );
-      }
+    // x - x is 0 for a finite x and NaN otherwise: one test per decision instead of four per arm
+    let nonFinite = 0;
+    for (let j = 0; j < m; j++) {
+      const r = base + allowedArms[j];
+      const s = scores[r];
+      const mu = mean[r];
+      nonFinite += s - s + (mu - mu);
       if (s > best) best = s;
-      if (m > bestMean) bestMean = m;
+      if (mu > bestMean) bestMean = mu;
     }
+    if (nonFinite !== 0) throw nonFiniteScore(scores, mean, base, allowedArms, m, i);
     let ties = 0;
-    for (let a = 0; a < arms; a++) if (allowed[base + a] === 1 && scores[base + a] === best) ties++;
-    const m = allowedCount[i];
+    for (let j = 0; j < m; j++) ties += +(scores[base + allowedArms[j]] === best);
     const u = rng.next();
     let arm: number;
     if (u < spread) {
-      arm = nthAllowed(allowed, base, arms, Math.min(m - 1, Math.floor((u / spread) * m)));
+      arm = allowedArms[Math.min(m - 1, Math.floor((u / spread) * m))];
     } else {
       const pick = Math.min(ties - 1, Math.floor(((u - spread) / (1 - spread)) * ties));
       let seen = 0;
       arm = -1;
-      for (let a = 0; a < arms && arm < 0; a++) {
-        if (allowed[base + a] === 1 && scores[base + a] === best && seen++ === pick) arm = a;
+      for (let j = 0; j < m && arm < 0; j++) {
+        if (scores[base + allowedArms[j]] === best && seen++ === pick) arm = allowedArms[j];
       }
     }
     const top = scores[base + arm] === best;
@@ -199,6 +205,38 @@ export function drawArgmaxChoices(
 }
 
 /**
+ * Writes the allowed arms of the decision at `base` to `out`, in order; returns how many. Branch-free:
+ * masks are random enough that a branch per arm mispredicts often.
+ */
+function listAllowed(allowed: Uint8Array, base: number, arms: number, out: Int32Array): number {
+  let m = 0;
+  for (let a = 0; a < arms; a++) {
+    out[m] = a;
+    m += +(allowed[base + a] === 1);
+  }
+  return m;
+}
+
+/** The error for the first allowed arm (in arm order) of decision i with a non-finite score or mean. */
+function nonFiniteScore(
+  scores: ArrayLike<number>,
+  mean: ArrayLike<number>,
+  base: number,
+  allowedArms: Int32Array,
+  m: number,
+  i: number,
+): InvalidBanditInputError {
+  let j = 0;
+  while (j < m - 1 && Number.isFinite(scores[base + allowedArms[j]]) && Number.isFinite(mean[base + allowedArms[j]]))
+    j++;
+  const a = allowedArms[j];
+  return new InvalidBanditInputError(
+    'batch.features',
+    `give a non-finite score (${scores[base + a]}, mean ${mean[base + a]}) to arm ${a} of decision ${i}`,
+  );
+}
+
+/**
  * Allowed arms of decision i whose feature row is identical to `arm`'s (itself included), written to
  * `out`; returns how many. The model cannot tell such arms apart, so they tie under every posterior
  * sample. Most rows differ within the first few features, so this costs a few comparisons per arm.
@@ -206,15 +244,18 @@ export function drawArgmaxChoices(
 function identicalRows(batch: ArmBatch, base: number, arm: number, out: Int32Array): number {
   const { arms, dimension, features, allowed } = batch;
   const w = (base + arm) * dimension;
+  const lead = features[w];
   let n = 0;
-  for (let b = 0; b < arms; b++) {
-    if (allowed[base + b] !== 1) continue;
+  for (let b = 0, o = base * dimension; b < arms; b++, o += dimension) {
     if (b !== arm) {
-      const o = (base + b) * dimension;
-      let j = 0;
+      // the first feature almost always differs: one load and one well-predicted branch per arm, and
+      // the mask (random enough to mispredict) is read only for rows that match
+      if (features[o] !== lead) continue;
+      let j = 1;
       while (j < dimension && features[o + j] === features[w + j]) j++;
       if (j < dimension) continue;
     }
+    if (allowed[base + b] !== 1) continue;
     out[n++] = b;
   }
   return n;
@@ -349,7 +390,7 @@ export function thompsonDistributions(
   return out;
 }
 
-/** Every winner of decision `i` is an allowed arm: argMax only lands on a masked (-Infinity) arm when an allowed arm scored NaN. */
+/** Every winner of decision `i` is an allowed arm: scoring marks a decision with a non-finite allowed score with -1 (argmaxOverArms). */
 function checkWinners(
   winners: Int32Array,
   row: number,
