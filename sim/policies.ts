@@ -8,6 +8,7 @@ import type { NotificationPolicy } from '#model/policy.ts';
 import { hashString, Rng } from '#model/random.ts';
 import { UnknownPolicyError } from './errors.ts';
 import { createLinearCeiling } from './linear-ceiling.ts';
+import { createMlpCeiling } from './mlp-ceiling.ts';
 import { createHalfOracle, createOracle } from './oracle.ts';
 import type { DecideInput, PolicyContext, PolicySpec, SimPolicy } from './policy-api.ts';
 import type { Population } from './population.ts';
@@ -19,9 +20,11 @@ export const POLICY_NAMES = ['bandit', 'heuristic', 'fixed-hour', 'random', 'ora
  * Diagnostics, on request: the heuristic's channel with the best time by the truth ('oracle-timing'),
  * and the heuristic's time with the best channel by the truth ('oracle-channel'). They show how much
  * of the heuristic's regret is timing and how much is channel choice. 'oracle-linear' is the best a
- * learner linear in the policy's features could do (see linear-ceiling.ts; read its last-week numbers).
+ * learner linear in the policy's features could do (see linear-ceiling.ts; read its last-week numbers),
+ * 'oracle-mlp' the same with a small MLP in place of least squares (mlp-ceiling.ts; about a minute of
+ * training per seed).
  */
-export const DIAGNOSTIC_POLICY_NAMES = ['oracle-timing', 'oracle-channel', 'oracle-linear'] as const;
+export const DIAGNOSTIC_POLICY_NAMES = ['oracle-timing', 'oracle-channel', 'oracle-linear', 'oracle-mlp'] as const;
 export const ALL_POLICY_NAMES = [...POLICY_NAMES, ...DIAGNOSTIC_POLICY_NAMES] as const;
 export type SimPolicyName = (typeof ALL_POLICY_NAMES)[number];
 
@@ -140,6 +143,9 @@ export function buildPolicySpecs(names: readonly string[], options: PolicySpecOp
         break;
       case 'oracle-linear':
         specs.push({ name, learns: false, create: (ctx) => createLinearCeiling(population, ctx.config, ctx) });
+        break;
+      case 'oracle-mlp':
+        specs.push({ name, learns: false, create: (ctx) => createMlpCeiling(population, ctx.config, ctx) });
         break;
       default:
         throw new UnknownPolicyError(name, ALL_POLICY_NAMES);

@@ -20,6 +20,7 @@ function policyColor(name: string, index: number): string {
   if (name === 'oracle-timing') return '#9d755d';
   if (name === 'oracle-channel') return '#d6a5c9';
   if (name === 'oracle-linear') return '#72b7b2';
+  if (name === 'oracle-mlp') return '#88d27a';
   return ['#1f77b4', '#17becf', '#4c3fbf', '#2ca02c'][index % 4];
 }
 
