@@ -14,11 +14,11 @@ import { armOf } from '#model/arms.ts';
 import { solveSpd } from '#model/bandit/linalg.ts';
 import { FEATURE_DIMENSION } from '#model/features.ts';
 import { DecisionPreparer } from '#model/policy.ts';
+import { trueArmValues } from './oracle.ts';
 import type { PolicyContext, SimDecision, SimPolicy } from './policy-api.ts';
 import type { Population } from './population.ts';
 import { channelPriors } from './priors.ts';
-import { expectedReward, windowShares } from './reward.ts';
-import { affinityTable, DAY_MS, HOUR_MS, responseProbabilities, simulationStartMs } from './truth.ts';
+import { DAY_MS, simulationStartMs } from './truth.ts';
 
 const D = FEATURE_DIMENSION;
 
@@ -49,10 +49,8 @@ export function createLinearCeiling(
 ): SimPolicy {
   // The same population priors as the bandit's features (sim/bandit.ts).
   const prep = new DecisionPreparer(config, channelPriors(ctx.observedUsers()));
-  const shares = windowShares(population, config);
-  const affinity = affinityTable(population);
+  const trueValue = trueArmValues(population, config, ctx.world);
   const fitUntil = simulationStartMs(population) + fitDays * DAY_MS;
-  const fatigueMs = population.fatigue.windowHours * HOUR_MS;
   const A = new Float64Array(D * D);
   const b = new Float64Array(D);
   let weights: Float64Array | undefined;
@@ -62,8 +60,6 @@ export function createLinearCeiling(
       if (!weights && inputs.length && inputs[0].nowMs >= fitUntil) weights = solveRidge(A, b, D, 1e-6 * (1 + A[0]));
       return decisions.map((d): SimDecision => {
         if (d.row < 0) return { kind: 'no_arm', reasons: {} };
-        const truth = ctx.world.truthOf(d.input.user.userId);
-        const sends = ctx.world.sendTimes(d.input.user.userId);
         let best = -1;
         let bestValue = Number.NEGATIVE_INFINITY;
         for (let arm = 0; arm < batch.arms; arm++) {
@@ -74,17 +70,7 @@ export function createLinearCeiling(
             value = 0;
             for (let i = 0; i < D; i++) value += weights[i] * x[i];
           } else {
-            const { channel, slotIndex } = armOf(prep.layout, arm);
-            const at = d.mask.schedule.sendAtMs[slotIndex];
-            let recentSends = 0;
-            for (const t of sends) if (t > at - fatigueMs && t < at) recentSends++;
-            const p = responseProbabilities(population, affinity, truth, {
-              channel,
-              kind: d.input.request.kind,
-              hourOfWeek: ctx.world.clock.hourOfWeek(truth.zone, at),
-              recentSends,
-            });
-            value = expectedReward(p, shares[channel], channel, config);
+            value = trueValue(d.input, d.mask, arm);
             for (let i = 0; i < D; i++) {
               b[i] += x[i] * value;
               for (let j = 0; j < D; j++) A[i * D + j] += x[i] * x[j];

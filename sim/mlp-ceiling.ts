@@ -18,11 +18,11 @@ import { FEATURE_DIMENSION } from '#model/features.ts';
 import { DecisionPreparer } from '#model/policy.ts';
 import { hashString, Rng } from '#model/random.ts';
 import { solveRidge } from './linear-ceiling.ts';
+import { trueArmValues } from './oracle.ts';
 import type { PolicyContext, SimDecision, SimPolicy } from './policy-api.ts';
 import type { Population } from './population.ts';
 import { channelPriors } from './priors.ts';
-import { expectedReward, windowShares } from './reward.ts';
-import { affinityTable, DAY_MS, HOUR_MS, responseProbabilities, simulationStartMs } from './truth.ts';
+import { DAY_MS, simulationStartMs } from './truth.ts';
 
 const D = FEATURE_DIMENSION;
 
@@ -146,10 +146,8 @@ export function createMlpCeiling(
 ): SimPolicy {
   // The same population priors as the bandit's features (sim/bandit.ts).
   const prep = new DecisionPreparer(config, channelPriors(ctx.observedUsers()));
-  const shares = windowShares(population, config);
-  const affinity = affinityTable(population);
+  const trueValue = trueArmValues(population, config, ctx.world);
   const fitUntil = simulationStartMs(population) + options.fitDays * DAY_MS;
-  const fatigueMs = population.fatigue.windowHours * HOUR_MS;
   const rng = new Rng(hashString(`oracle-mlp/${ctx.seed}`));
   const reservoir = new Reservoir(D, options.maxRows, rng);
   let fitted: { net: RepresentationNetwork; mean: Float64Array; sd: Float64Array } | undefined;
@@ -212,23 +210,11 @@ export function createMlpCeiling(
             }
           });
         } else {
-          const truth = ctx.world.truthOf(d.input.user.userId);
-          const sends = ctx.world.sendTimes(d.input.user.userId);
           const arms: number[] = [];
           const values: number[] = [];
           for (let arm = 0; arm < batch.arms; arm++) {
             if (d.mask.allowed[arm] !== 1) continue;
-            const { channel, slotIndex } = armOf(prep.layout, arm);
-            const at = d.mask.schedule.sendAtMs[slotIndex];
-            let recentSends = 0;
-            for (const t of sends) if (t > at - fatigueMs && t < at) recentSends++;
-            const p = responseProbabilities(population, affinity, truth, {
-              channel,
-              kind: d.input.request.kind,
-              hourOfWeek: ctx.world.clock.hourOfWeek(truth.zone, at),
-              recentSends,
-            });
-            const value = expectedReward(p, shares[channel], channel, config);
+            const value = trueValue(d.input, d.mask, arm);
             arms.push(arm);
             values.push(value);
             if (value > bestValue) {

@@ -7,7 +7,7 @@
  */
 import type { AnalystConfig } from '#config/schema.ts';
 import { armLayout, armOf } from '#model/arms.ts';
-import { allowedArms, summariseBlocks } from '#model/guardrails.ts';
+import { type ArmMask, allowedArms, summariseBlocks } from '#model/guardrails.ts';
 import type { DecideInput, SimDecision, SimPolicy, WorldView } from './policy-api.ts';
 import type { Population } from './population.ts';
 import { expectedReward, windowShares } from './reward.ts';
@@ -17,6 +17,36 @@ const NO_FEATURES = new Float32Array(0);
 
 /** Limits the oracle to some arms: what a diagnostic variant keeps of another policy's choice. */
 export type ArmFilter = (input: DecideInput, arm: number) => boolean;
+
+/** The true expected reward of one arm of a request (see trueArmValues). */
+export type TrueArmValue = (input: DecideInput, mask: Pick<ArmMask, 'layout' | 'schedule'>, arm: number) => number;
+
+/**
+ * The hidden truth's expected reward of an arm: response probabilities for the user's curve at the arm's
+ * local hour, the channel and the request's kind, with the fatigue of the sends the world has made or
+ * scheduled in the window before it, through the attribution window, net of the channel's cost. What the
+ * oracle maximises and the ceiling diagnostics (linear-ceiling.ts, mlp-ceiling.ts) fit.
+ * @example const value = trueArmValues(population, config, ctx.world); value(input, mask, 3)
+ */
+export function trueArmValues(population: Population, config: AnalystConfig, world: WorldView): TrueArmValue {
+  const shares = windowShares(population, config);
+  const affinity = affinityTable(population);
+  const fatigueMs = population.fatigue.windowHours * HOUR_MS;
+  return (input, mask, arm) => {
+    const truth = world.truthOf(input.user.userId);
+    const { channel, slotIndex } = armOf(mask.layout, arm);
+    const sendAtMs = mask.schedule.sendAtMs[slotIndex];
+    let recentSends = 0;
+    for (const t of world.sendTimes(input.user.userId)) if (t > sendAtMs - fatigueMs && t < sendAtMs) recentSends++;
+    const p = responseProbabilities(population, affinity, truth, {
+      channel,
+      kind: input.request.kind,
+      hourOfWeek: world.clock.hourOfWeek(truth.zone, sendAtMs),
+      recentSends,
+    });
+    return expectedReward(p, shares[channel], channel, config);
+  };
+}
 
 /**
  * @example const oracle = createOracle(population, config, ctx.world);
@@ -28,32 +58,19 @@ export function createOracle(
   world: WorldView,
   filterFor?: (inputs: DecideInput[]) => ArmFilter,
 ): SimPolicy {
-  const shares = windowShares(population, config);
-  const affinity = affinityTable(population);
-  const fatigueMs = population.fatigue.windowHours * HOUR_MS;
+  const trueValue = trueArmValues(population, config, world);
   return {
     decide(inputs: DecideInput[]): SimDecision[] {
       const keep = filterFor?.(inputs);
       return inputs.map((input) => {
         const mask = allowedArms(input, config);
         if (mask.allowedCount === 0) return summariseBlocks(mask);
-        const truth = world.truthOf(input.user.userId);
-        const sends = world.sendTimes(input.user.userId);
         let best = -1;
         let bestValue = Number.NEGATIVE_INFINITY;
         for (let arm = 0; arm < mask.allowed.length; arm++) {
           if (mask.allowed[arm] !== 1 || (keep && !keep(input, arm))) continue;
-          const { channel, slotIndex } = armOf(mask.layout, arm);
-          const sendAtMs = mask.schedule.sendAtMs[slotIndex];
-          let recentSends = 0;
-          for (const t of sends) if (t > sendAtMs - fatigueMs && t < sendAtMs) recentSends++;
-          const p = responseProbabilities(population, affinity, truth, {
-            channel,
-            kind: input.request.kind,
-            hourOfWeek: world.clock.hourOfWeek(truth.zone, sendAtMs),
-            recentSends,
-          });
-          const value = expectedReward(p, shares[channel], channel, config);
+          const sendAtMs = mask.schedule.sendAtMs[armOf(mask.layout, arm).slotIndex];
+          const value = trueValue(input, mask, arm);
           // Ties go to the earlier send: the same value sooner leaves room under the caps for later requests.
           const earlier = best >= 0 && sendAtMs < mask.schedule.sendAtMs[armOf(mask.layout, best).slotIndex];
           if (value > bestValue + 1e-12 || (Math.abs(value - bestValue) <= 1e-12 && earlier)) {
