@@ -10,11 +10,10 @@
  */
 
 import type { AnalystConfig } from '#config/schema.ts';
-import { armOf } from '#model/arms.ts';
 import { solveSpd } from '#model/bandit/linalg.ts';
 import { FEATURE_DIMENSION } from '#model/features.ts';
 import { DecisionPreparer } from '#model/policy.ts';
-import { trueArmValues } from './oracle.ts';
+import { certainSend, trueArmValues } from './oracle.ts';
 import type { PolicyContext, SimDecision, SimPolicy } from './policy-api.ts';
 import type { Population } from './population.ts';
 import { channelPriors } from './priors.ts';
@@ -81,16 +80,7 @@ export function createLinearCeiling(
             best = arm;
           }
         }
-        const { channel, slotIndex } = armOf(prep.layout, best);
-        return {
-          kind: 'send',
-          channel,
-          armIndex: best,
-          sendAtMs: d.mask.schedule.sendAtMs[slotIndex],
-          propensity: 1,
-          explored: false,
-          features: [],
-        };
+        return certainSend(d.mask, best);
       });
     },
   };

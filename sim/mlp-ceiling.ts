@@ -12,13 +12,12 @@
  */
 
 import type { AnalystConfig } from '#config/schema.ts';
-import { armOf } from '#model/arms.ts';
 import { RepresentationNetwork, type TrainingOptions } from '#model/bandit/mlp.ts';
 import { FEATURE_DIMENSION } from '#model/features.ts';
 import { DecisionPreparer } from '#model/policy.ts';
 import { hashString, Rng } from '#model/random.ts';
 import { solveRidge } from './linear-ceiling.ts';
-import { trueArmValues } from './oracle.ts';
+import { certainSend, trueArmValues } from './oracle.ts';
 import type { PolicyContext, SimDecision, SimPolicy } from './policy-api.ts';
 import type { Population } from './population.ts';
 import { channelPriors } from './priors.ts';
@@ -228,16 +227,7 @@ export function createMlpCeiling(
             reservoir.add(batch.features.subarray(o, o + D), values[k] - level);
           });
         }
-        const { channel, slotIndex } = armOf(prep.layout, best);
-        return {
-          kind: 'send',
-          channel,
-          armIndex: best,
-          sendAtMs: d.mask.schedule.sendAtMs[slotIndex],
-          propensity: 1,
-          explored: false,
-          features: [],
-        };
+        return certainSend(d.mask, best);
       });
     },
   };

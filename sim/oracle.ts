@@ -8,7 +8,7 @@
 import type { AnalystConfig } from '#config/schema.ts';
 import { armLayout, armOf } from '#model/arms.ts';
 import { type ArmMask, allowedArms, summariseBlocks } from '#model/guardrails.ts';
-import type { DecideInput, SimDecision, SimPolicy, WorldView } from './policy-api.ts';
+import type { DecideInput, SimDecision, SimPolicy, SimSendChoice, WorldView } from './policy-api.ts';
 import type { Population } from './population.ts';
 import { expectedReward, windowShares } from './reward.ts';
 import { affinityTable, HOUR_MS, responseProbabilities } from './truth.ts';
@@ -17,6 +17,24 @@ const NO_FEATURES = new Float32Array(0);
 
 /** Limits the oracle to some arms: what a diagnostic variant keeps of another policy's choice. */
 export type ArmFilter = (input: DecideInput, arm: number) => boolean;
+
+/**
+ * The send decision of a policy that picks one arm for certain (propensity 1, nothing to learn from):
+ * the oracle and the ceiling diagnostics.
+ * @example return certainSend(mask, best)
+ */
+export function certainSend(mask: Pick<ArmMask, 'layout' | 'schedule'>, arm: number): SimSendChoice {
+  const { channel, slotIndex } = armOf(mask.layout, arm);
+  return {
+    kind: 'send',
+    channel,
+    armIndex: arm,
+    sendAtMs: mask.schedule.sendAtMs[slotIndex],
+    propensity: 1,
+    explored: false,
+    features: NO_FEATURES,
+  };
+}
 
 /** The true expected reward of one arm of a request (see trueArmValues). */
 export type TrueArmValue = (input: DecideInput, mask: Pick<ArmMask, 'layout' | 'schedule'>, arm: number) => number;
@@ -79,16 +97,7 @@ export function createOracle(
           }
         }
         if (best < 0) return summariseBlocks(mask); // the filter left nothing (cannot happen for allowed reference arms)
-        const { channel, slotIndex } = armOf(mask.layout, best);
-        return {
-          kind: 'send',
-          channel,
-          armIndex: best,
-          sendAtMs: mask.schedule.sendAtMs[slotIndex],
-          propensity: 1,
-          explored: false,
-          features: NO_FEATURES,
-        };
+        return certainSend(mask, best);
       });
     },
   };
