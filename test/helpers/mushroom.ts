@@ -167,9 +167,50 @@ export interface MushroomResult {
   explored: number;
   /** smallest logged propensity */
   minPropensity: number;
+  /**
+   * Where the regret came from, in expected terms (an edible one left uneaten costs 5, a poisonous one
+   * eaten 15 on average), as % of the uniform policy's regret: `modelWrong` when the posterior-mean
+   * choice was the wrong arm too (the model believed it), `exploration` when only the draw was.
+   * Split by half of the run. Zero for the baselines.
+   */
+  regretSources: RegretSources;
 }
 
-function summarise(run: MushroomRun, data: MushroomData, reward: number, explored: number, minPropensity: number) {
+export interface RegretSources {
+  firstHalf: { modelWrong: number; exploration: number };
+  secondHalf: { modelWrong: number; exploration: number };
+}
+
+/** Tallies expected regret by source; see MushroomResult.regretSources. */
+class RegretTally {
+  private readonly costs = new Float64Array(4);
+
+  constructor(private readonly steps: number) {}
+
+  /** @example tally.add(t, edible, arm, explored) */
+  add(t: number, edible: boolean, arm: number, explored: boolean): void {
+    const cost = edible ? (arm === NO_EAT ? 5 : 0) : arm === EAT ? 15 : 0;
+    this.costs[(t < this.steps / 2 ? 0 : 2) + (explored ? 1 : 0)] += cost;
+  }
+
+  /** @example tally.percentOf(optimal - uniform) */
+  percentOf(uniformRegret: number): RegretSources {
+    const pct = (i: number) => Number(((this.costs[i] / uniformRegret) * 100).toFixed(2));
+    return {
+      firstHalf: { modelWrong: pct(0), exploration: pct(1) },
+      secondHalf: { modelWrong: pct(2), exploration: pct(3) },
+    };
+  }
+}
+
+function summarise(
+  run: MushroomRun,
+  data: MushroomData,
+  reward: number,
+  explored: number,
+  minPropensity: number,
+  tally = new RegretTally(run.steps),
+) {
   let optimal = 0;
   let uniform = 0;
   for (let t = 0; t < run.steps; t++) {
@@ -183,6 +224,7 @@ function summarise(run: MushroomRun, data: MushroomData, reward: number, explore
     regretPctOfUniform: ((optimal - reward) / (optimal - uniform)) * 100,
     explored,
     minPropensity,
+    regretSources: tally.percentOf(optimal - uniform),
   } satisfies MushroomResult;
 }
 
@@ -197,16 +239,18 @@ export function playMushroom(bandit: ContextualBandit, data: MushroomData, run: 
   let reward = 0;
   let explored = 0;
   let minPropensity = 1;
+  const tally = new RegretTally(run.steps);
   for (let t = 0; t < run.steps; t++) {
     writeArmFeatures(data, run.rows[t], features);
     const [choice] = bandit.decide({ size: 1, arms: 2, dimension: d, features, allowed }, rng);
     const r = run.rewards[t * 2 + choice.arm];
     reward += r;
     if (choice.explored) explored++;
+    tally.add(t, data.edible[run.rows[t]] === 1, choice.arm, choice.explored);
     minPropensity = Math.min(minPropensity, choice.propensity);
     bandit.update(features.slice(choice.arm * d, choice.arm * d + d), [r]);
   }
-  return summarise(run, data, reward, explored, minPropensity);
+  return summarise(run, data, reward, explored, minPropensity, tally);
 }
 
 /**
@@ -236,6 +280,7 @@ export function playLinFullPost(data: MushroomData, run: MushroomRun, rng: Rng, 
   const noise = { scale: Math.sqrt(6 / 5), learned: true, groupFeatures: [] };
   let reward = 0;
   let explored = 0;
+  const tally = new RegretTally(run.steps);
   for (let t = 0; t < run.steps; t++) {
     const row = run.rows[t];
     x.set(data.contexts.subarray(row * c, row * c + c));
@@ -269,7 +314,8 @@ export function playLinFullPost(data: MushroomData, run: MushroomRun, rng: Rng, 
     const r = run.rewards[t * 2 + chosen];
     reward += r;
     if (chosen !== greedy) explored++;
+    tally.add(t, data.edible[row] === 1, chosen, chosen !== greedy);
     arms[chosen].observe(x, 0, r);
   }
-  return summarise(run, data, reward, explored, 0);
+  return summarise(run, data, reward, explored, 0, tally);
 }
