@@ -5,8 +5,8 @@
  * DM and DR with 95% bootstrap intervals, the effective sample size, warnings about small propensities, and
  * one line judged on the lower bound of the candidate-minus-baseline interval. Exit code 2 on bad input.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { loadConfigFile } from '#config/load.ts';
 import { initTensorBackend } from '#model/bandit/index.ts';
@@ -22,7 +22,7 @@ import {
   type TargetReport,
 } from '../analysis/offline-evaluation.ts';
 import { CliError } from '../errors.ts';
-import { optionalWholeNumber } from '../options.ts';
+import { optionalWholeNumber, outputFile } from '../options.ts';
 
 export interface EvaluateOptions {
   logs: string;
@@ -90,6 +90,7 @@ export async function runEvaluate(options: EvaluateOptions): Promise<OfflineEval
     throw new CliError('--baseline-policy needs --baseline (the config it runs under)');
   }
   const config = loadConfigFile(options.config);
+  const outFile = options.out === undefined ? undefined : outputFile(options.out, '--out');
   const baselineConfig = options.baseline ? loadConfigFile(options.baseline) : undefined;
   const model = options.model ? readModelFile(options.model) : undefined;
   const baselineModelFile = options.baselineModel ?? options.model;
@@ -108,11 +109,7 @@ export async function runEvaluate(options: EvaluateOptions): Promise<OfflineEval
     },
     { learnEvery, seed, resamples, minimumLift, logsFile: options.logs },
   );
-  if (options.out) {
-    const file = resolve(options.out);
-    mkdirSync(dirname(file), { recursive: true });
-    writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
-  }
+  if (outFile) writeFileSync(outFile, `${JSON.stringify(result, null, 2)}\n`);
   return result;
 }
 

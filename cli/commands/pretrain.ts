@@ -12,8 +12,7 @@
  * an existing head unless --force, and then as the next version on top of it.
  */
 import { createReadStream } from 'node:fs';
-import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { rename, rm, stat, writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -28,7 +27,7 @@ import type { SendTimePolicy, SerializedPolicy } from '#model/policy.ts';
 import { type PretrainedPolicy, pretrainPolicy } from '#model/pretrain.ts';
 import { dynamoClientConfig } from '../dynamodb.ts';
 import { CliError, EXIT_FAILURE } from '../errors.ts';
-import { parseInstant } from '../options.ts';
+import { outputFile, parseInstant } from '../options.ts';
 import { startProgress } from '../progress.ts';
 
 export interface PretrainOptions {
@@ -192,6 +191,7 @@ export async function runPretrain(
     );
   }
   if (options.out && options.force) throw new CliError('--force applies to the model table; --out always writes');
+  const outFile = options.out === undefined ? undefined : outputFile(options.out, '--out');
   const clientConfig = table ? dynamoClientConfig(options, env) : undefined;
   const endMs = options.end === undefined ? undefined : parseInstant(options.end, '--end');
   if (options.kind !== undefined && options.kind.trim() === '') throw new CliError('--kind must not be empty');
@@ -240,9 +240,8 @@ export async function runPretrain(
       policyVersion: policy.version,
       updates: state.bandit.updates,
     };
-    if (options.out) {
-      const out = resolve(options.out);
-      await mkdir(dirname(out), { recursive: true });
+    if (outFile) {
+      const out = outFile;
       // written next to the target and renamed: a failed write leaves no half-written model behind
       const partial = `${out}.partial`;
       try {

@@ -4,14 +4,13 @@
  * exploration and propensities, guardrail stops and no-arm decisions by reason, status counts. Writes
  * report.json and a self-contained report.html (charts inline as SVG). Exit code 2 on bad input.
  */
-import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { loadConfigFile } from '#config/load.ts';
 import { readDecisionLogFile } from '../analysis/decision-log-file.ts';
 import { buildLiftReport, type LiftReport } from '../analysis/lift-report.ts';
 import { writeLiftReport } from '../analysis/report-html.ts';
 import { CliError } from '../errors.ts';
-import { optionalWholeNumber } from '../options.ts';
+import { optionalWholeNumber, outputDirectory } from '../options.ts';
 
 export interface ReportOptions {
   logs: string;
@@ -31,10 +30,11 @@ export async function runReport(
   const resamples = optionalWholeNumber(options.resamples, '--resamples', 1000, 100, 100_000);
   const seed = optionalWholeNumber(options.seed, '--seed', 0, 0, 2 ** 31 - 1);
   const config = options.config ? loadConfigFile(options.config) : undefined;
+  const out = outputDirectory(options.out, '--out');
   const rows = await readDecisionLogFile(options.logs);
   if (rows.length === 0) throw new CliError(`Decision log ${options.logs} has no decisions`);
   const report = buildLiftReport(rows, { config, resamples, seed, file: options.logs });
-  const files = await writeLiftReport(resolve(options.out), report);
+  const files = await writeLiftReport(out, report);
   return { report, ...files };
 }
 

@@ -14,7 +14,7 @@ import { loadPopulationFile, SHIPPED_POPULATIONS, shippedPopulationPath } from '
 import { writeReport } from '#sim/report.ts';
 import { summarize } from '#sim/summary.ts';
 import { CliError } from '../errors.ts';
-import { wholeNumber } from '../options.ts';
+import { outputDirectory, wholeNumber } from '../options.ts';
 import { startProgress } from '../progress.ts';
 
 export interface SimulateOptions {
@@ -39,7 +39,7 @@ export function parseSeeds(value: string): number[] {
     const k = wholeNumber(value.trim(), '--seeds', 1, 1000);
     return Array.from({ length: k }, (_, i) => i + 1);
   }
-  const seeds = value.split(',').map((s) => wholeNumber(s.trim(), '--seeds (list)', 0, 2 ** 31 - 1));
+  const seeds = value.split(',').map((s) => wholeNumber(s, '--seeds (list)', 0, 2 ** 31 - 1));
   if (new Set(seeds).size !== seeds.length) throw new CliError(`--seeds lists a seed twice: ${value}`);
   return seeds;
 }
@@ -64,10 +64,21 @@ function banditVariants(files: string[]): BanditVariant[] {
   const versions = configs.map((c) => c.config.version);
   const unique = new Set(versions).size === versions.length;
   // Label by config version (what decisions log); by file name when two files share a version.
-  return configs.map(({ file, config }) => ({
+  const variants = configs.map(({ file, config }) => ({
     label: unique ? config.version : basename(file).replace(/\.json$/, ''),
     config,
   }));
+  variants.forEach((v, i) => {
+    const j = variants.findIndex((w) => w.label === v.label);
+    if (j !== i && resolve(files[j]) === resolve(files[i])) throw new CliError(`--configs lists ${files[i]} twice`);
+    if (j !== i) {
+      throw new CliError(
+        `--configs: ${files[j]} and ${files[i]} would both be reported as "${v.label}" ` +
+          '(same config version and same file name); give one of them another version or file name',
+      );
+    }
+  });
+  return variants;
 }
 
 /**
@@ -84,12 +95,15 @@ export async function runSimulate(options: SimulateOptions): Promise<{ summaryFi
     }
   }
   if (!names.length) throw new CliError('--policies lists no policy');
+  const twice = names.find((name, i) => names.indexOf(name) !== i);
+  if (twice) throw new CliError(`--policies lists "${twice}" twice`);
   const config: AnalystConfig = loadConfigFile(options.config);
   const population = loadPopulationFile(populationFile(options.population));
   if (options.users !== undefined) population.users = wholeNumber(options.users, '--users', 1, 1_000_000);
   const bandits = options.configs ? banditVariants(list(options.configs)) : undefined;
   if (bandits && !names.includes('bandit')) throw new CliError('--configs needs "bandit" in --policies');
   const jobs = options.jobs === undefined ? undefined : wholeNumber(options.jobs, '--jobs', 1, 256);
+  const out = outputDirectory(options.out, '--out');
 
   const progress = startProgress(days * seeds.length, 'simulating', { quiet: options.quiet });
   let result: SimulationResult;
@@ -106,7 +120,7 @@ export async function runSimulate(options: SimulateOptions): Promise<{ summaryFi
     progress.stop();
   }
   const summary = summarize(result);
-  return writeReport(resolve(options.out), summary);
+  return writeReport(out, summary);
 }
 
 /** Adds `simulate` to the program. */

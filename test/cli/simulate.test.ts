@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -66,6 +66,39 @@ describe('sto simulate: bad input', () => {
     expect(stderr()).toContain('unknown policy "psychic"');
     expect(await sto('simulate', '--out', dir, ...quick, '--days', 'many')).toBe(2);
     expect(stderr()).toContain('--days must be a whole number');
+  });
+
+  it('exits 2 on a seed list with an empty item instead of adding seed 0', async () => {
+    expect(await sto('simulate', '--out', dir, ...quick, '--seeds', '3,')).toBe(2);
+    expect(stderr()).toContain('--seeds (list) must be a whole number');
+    expect(existsSync(join(dir, 'summary.json'))).toBe(false);
+  });
+
+  it('exits 2 on a policy or a config listed twice, naming it', async () => {
+    expect(await sto('simulate', '--out', dir, ...quick, '--policies', 'heuristic,oracle,heuristic')).toBe(2);
+    expect(stderr()).toContain('--policies lists "heuristic" twice');
+    const config = join(root, 'config/default.json');
+    const args = ['--policies', 'bandit,heuristic', '--configs', `${config},${config}`];
+    expect(await sto('simulate', '--out', dir, ...quick, ...args)).toBe(2);
+    expect(stderr()).toContain(`--configs lists ${config} twice`);
+  });
+
+  it('exits 2 on two configs that would be reported under one name', async () => {
+    const config = readFileSync(join(root, 'config/default.json'), 'utf8');
+    for (const sub of ['a', 'b']) {
+      mkdirSync(join(dir, sub));
+      writeFileSync(join(dir, sub, 'c.json'), config);
+    }
+    const configs = `${join(dir, 'a/c.json')},${join(dir, 'b/c.json')}`;
+    expect(await sto('simulate', '--out', dir, ...quick, '--policies', 'bandit', '--configs', configs)).toBe(2);
+    expect(stderr()).toMatch(/--configs: .*a\/c\.json and .*b\/c\.json would both be reported as "c"/);
+  });
+
+  it('exits 2 before simulating when --out cannot be a directory', async () => {
+    const file = join(dir, 'taken');
+    writeFileSync(file, 'x');
+    expect(await sto('simulate', '--out', file, ...quick)).toBe(2);
+    expect(stderr()).toContain(`--out: cannot write into ${file}: a file is in the way`);
   });
 
   it('exits 2 on an unknown option', async () => {
