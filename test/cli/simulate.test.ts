@@ -133,4 +133,16 @@ describe('bin/sto.js', () => {
     expect(run.status).toBe(2);
     expect(run.stderr).toContain(missing);
   });
+
+  it('refuses to run on Node before 22, saying what to run instead', () => {
+    const preload = join(dir, 'node20.cjs');
+    writeFileSync(preload, "Object.defineProperty(process.versions, 'node', { value: '20.20.2' });\n");
+    const run = spawnSync(process.execPath, ['--require', preload, join(root, 'bin/sto.js'), 'simulate'], {
+      cwd: root,
+      encoding: 'utf8',
+    });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain('sto needs Node 22 or later, this is Node 20.20.2');
+    expect(run.stderr).toContain('npx sto');
+  });
 });
