@@ -15,7 +15,7 @@
  * - features = DecisionPreparer.armRow(input, channel, sentAt): the one code path SendTimePolicy.armRow and
  *   decide use, the guardrails left out (the send happened; what it led to is worth learning either way).
  *
- * Reward: computeReward (lambdas/rewards/reward.ts, the learner's own rule) over the types attributed to the
+ * Reward: computeReward (model/reward.ts, the learner's own rule) over the types attributed to the
  * send. Which event types count: those with a non-zero weight in config.reward.weights (isRewardedType, as
  * production attribution). Attribution rule, per user:
  * 1. an event that carries a decisionId goes to the delivery with that decisionId, if the history has one;
@@ -43,7 +43,7 @@
  */
 import type { AnalystConfig, ChannelName } from '#config/schema.ts';
 import type { IngestEvent } from '#events/ingest-event.ts';
-import { computeReward, isRewardedType } from '#lambdas/rewards/reward.ts';
+import { computeReward, isRewardedType } from '#model/reward.ts';
 import { initTensorBackend } from './bandit/index.ts';
 import type { FeaturePriors } from './features.ts';
 import { type DecideInput, DecisionPreparer, type LearnRow, SendTimePolicy } from './policy.ts';

@@ -18,12 +18,12 @@
  * expects to answer SMS; the holdout's SMS users are others).
  */
 import type { AnalystConfig, ChannelName } from '#config/schema.ts';
-import { computeReward } from '#lambdas/rewards/reward.ts';
 import type { DecisionLogRow } from '#lambdas/shared/decision-log.ts';
 import { ARM_BLOCK_REASONS } from '#model/guardrails.ts';
 import { localTime } from '#model/local-time.ts';
 import { percentileInterval } from '#model/ope/index.ts';
 import { hashString, Rng } from '#model/random.ts';
+import { computeReward } from '#model/reward.ts';
 
 export const REPORT_FORMAT = 'sto-report/1';
 

@@ -23,7 +23,6 @@
  * any other, so IPS could not see a candidate that differs). Each is counted in the output.
  */
 import type { AnalystConfig, ChannelName } from '#config/schema.ts';
-import { computeReward } from '#lambdas/rewards/reward.ts';
 import { decisionInput } from '#lambdas/shared/decision-item.ts';
 import { type DecisionLogRow, fromDecisionLogRow } from '#lambdas/shared/decision-log.ts';
 import { type ArmLayout, armLayout, armOf, describeSlot } from '#model/arms.ts';
@@ -51,6 +50,7 @@ import {
   type SerializedPolicy,
 } from '#model/policy.ts';
 import { Rng } from '#model/random.ts';
+import { computeReward } from '#model/reward.ts';
 import { CliError } from '../errors.ts';
 
 export const EVALUATION_FORMAT = 'sto-evaluate/1';

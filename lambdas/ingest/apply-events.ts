@@ -18,9 +18,9 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { type IngestEvent, parseIngestEvent } from '#events/index.ts';
+import type { RewardSettings } from '#model/reward.ts';
 import { applyEvent, type DecayOptions, type StateEvent } from '#model/user-state.ts';
 import { type AttributionOutcome, attributeEngagement, type EngagementForAttribution } from '../rewards/attribute.ts';
-import type { RewardSettings } from '../rewards/reward.ts';
 import { UserWriteConflictError } from './errors.ts';
 import {
   decodeSeen,

@@ -17,8 +17,8 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type AttributeValue, ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { isRewardedType, type RewardSettings } from '#model/reward.ts';
 import { AttributionConflictError } from './errors.ts';
-import { isRewardedType, type RewardSettings } from './reward.ts';
 
 /** How long after a window's end a late-arriving event (queue backlog, retries) still counts. */
 export const DEFAULT_LATE_EVENT_GRACE_MS = 30 * 60_000;

@@ -40,9 +40,9 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { type GlobalIndexDefinition, TABLES } from '#infra/resources.ts';
 import { hashString } from '#model/random.ts';
+import { computeReward, type RewardSettings } from '#model/reward.ts';
 import { DEFAULT_LATE_EVENT_GRACE_MS, type RewardsLogger } from './attribute.ts';
 import { REWARD_MESSAGE_FORMAT, type RewardMessage } from './message.ts';
-import { computeReward, type RewardSettings } from './reward.ts';
 
 export const REWARD_WINDOW_INDEX_NAME = 'byRewardWindow';
 

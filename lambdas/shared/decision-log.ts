@@ -19,9 +19,9 @@ import * as z from 'zod';
 import type { ChannelName } from '#config/schema.ts';
 import { ARM_BLOCK_REASONS, type ArmBlockReason } from '#model/guardrails.ts';
 import type { PolicyName } from '#model/policy.ts';
+import type { RewardSettings } from '#model/reward.ts';
 import { CHANNELS } from '#model/user-state.ts';
 import { settledReward } from '../rewards/close.ts';
-import type { RewardSettings } from '../rewards/reward.ts';
 import {
   DECISION_STATUSES,
   type DecisionItem,

@@ -7,7 +7,6 @@
  */
 import type { AnalystConfig } from '#config/schema.ts';
 import type { NotificationRequest } from '#events/index.ts';
-import { computeReward } from '#lambdas/rewards/reward.ts';
 import { type DecisionItem, decisionIdFor, decisionInput, decisionItem } from '#lambdas/shared/decision-item.ts';
 import { type DecisionLogRow, toDecisionLogRow } from '#lambdas/shared/decision-log.ts';
 import {
@@ -18,6 +17,7 @@ import {
   type SendDecision,
 } from '#model/policy.ts';
 import { Rng } from '#model/random.ts';
+import { computeReward } from '#model/reward.ts';
 import { type DecisionTrace, simulate } from '#sim/engine.ts';
 import type { PolicySpec, WorldView } from '#sim/policy-api.ts';
 import type { Population } from '#sim/population.ts';

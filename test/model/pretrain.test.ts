@@ -3,12 +3,12 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { defaultConfig, parseConfig } from '#config/load.ts';
 import type { AnalystConfig, AnalystConfigInput } from '#config/schema.ts';
 import type { IngestEvent } from '#events/index.ts';
-import { computeReward } from '#lambdas/rewards/reward.ts';
 import { initTensorBackend } from '#model/bandit/index.ts';
 import { FEATURE_INDEX } from '#model/features.ts';
 import { SendTimePolicy } from '#model/policy.ts';
 import { PRETRAIN_LEARN_CHUNK, type PretrainRow, pretrainPolicy, pretrainRows } from '#model/pretrain.ts';
 import { Rng } from '#model/random.ts';
+import { computeReward } from '#model/reward.ts';
 import {
   makeAppOpened,
   makeConverted,
