@@ -77,33 +77,44 @@ const BumpCenterSchema = z.strictObject({
   spreadHours: z.number().min(0).max(12).describe('Standard deviation of user bump centres around this mode, hours'),
 });
 
-const RequestKindSchema = z.strictObject({
-  kind: z
-    .string()
-    .min(1)
-    .max(64)
-    .regex(/^[a-z0-9_-]+$/)
-    .describe('Name of the notification kind (campaign type), e.g. "promotion"'),
-  weight: positive.describe('Relative share of requests of this kind'),
-  windowHours: z
-    .strictObject({ min: z.number().min(1).max(336), max: z.number().min(1).max(336) })
-    .describe('Delivery window length (hours from arrival of the request), uniform between min and max'),
-  allowedChannels: z.array(z.enum(CHANNEL_NAMES)).min(1).describe('Channels the producer allows for this kind'),
-  channelAffinity: z
-    .strictObject({ email: positive.optional(), push: positive.optional(), sms: positive.optional() })
-    .default({})
-    .describe('Multiplier of the open probability of this kind per channel (1 when absent)'),
-  ignoreQuietHours: z
-    .boolean()
-    .default(false)
-    .describe('Ask to send during quiet hours too; the guardrails honour it only for the kind "transactional"'),
-  arrivalUtcHours: z
-    .strictObject({ start: z.number().int().min(0).max(23), end: z.number().int().min(1).max(24) })
-    .optional()
-    .describe(
-      'UTC hours [start, end) in which requests of this kind are created (campaign batch times); all day when absent',
-    ),
-});
+const RequestKindSchema = z
+  .strictObject({
+    kind: z
+      .string()
+      .min(1)
+      .max(64)
+      .regex(/^[a-z0-9_-]+$/)
+      .describe('Name of the notification kind (campaign type), e.g. "promotion"'),
+    weight: positive.describe('Relative share of requests of this kind'),
+    windowHours: z
+      .strictObject({ min: z.number().min(1).max(336), max: z.number().min(1).max(336) })
+      .describe(
+        'Delivery window length (hours from arrival of the request), uniform between min and max; min must not be above max',
+      ),
+    allowedChannels: z.array(z.enum(CHANNEL_NAMES)).min(1).describe('Channels the producer allows for this kind'),
+    channelAffinity: z
+      .strictObject({ email: positive.optional(), push: positive.optional(), sms: positive.optional() })
+      .default({})
+      .describe('Multiplier of the open probability of this kind per channel (1 when absent)'),
+    ignoreQuietHours: z
+      .boolean()
+      .default(false)
+      .describe(
+        'Send during quiet hours too. Only the kind "transactional" may set it to true: the loader refuses it on any other kind, as the guardrails would',
+      ),
+    arrivalUtcHours: z
+      .strictObject({ start: z.number().int().min(0).max(23), end: z.number().int().min(1).max(24) })
+      .optional()
+      .describe(
+        'UTC hours [start, end) in which requests of this kind are created (campaign batch times); start must be before end (no wrapping past midnight); all day when absent',
+      ),
+  })
+  // The one cross-field rule of a kind that JSON Schema states exactly; the loader checks it in superRefine below.
+  .meta({
+    if: { properties: { ignoreQuietHours: { const: true } }, required: ['ignoreQuietHours'] },
+    // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then keyword, not a thenable
+    then: { properties: { kind: { const: 'transactional' } } },
+  });
 
 export const PopulationSchema = z
   .strictObject({
@@ -113,7 +124,15 @@ export const PopulationSchema = z
     startDate: z.iso.date().default('2026-11-02').describe('UTC calendar date of simulated day 0 (starts 00:00 UTC)'),
     users: z.number().int().min(1).max(1_000_000).describe('Users present at day 0'),
     timeZones: z
-      .array(z.strictObject({ zone: z.string().min(1).describe('IANA time zone'), weight: positive }))
+      .array(
+        z.strictObject({
+          zone: z
+            .string()
+            .min(1)
+            .describe('IANA time zone (e.g. "Europe/Paris"); the loader refuses a name the runtime does not know'),
+          weight: positive,
+        }),
+      )
       .min(1)
       .describe('Mix of user time zones, with relative weights'),
     preference: z
@@ -122,7 +141,10 @@ export const PopulationSchema = z
           .array(z.number().min(0))
           .min(1)
           .max(3)
-          .describe('Relative weights of a user having 1, 2 or 3 bumps (peaks of responsiveness) in the day'),
+          .meta({ contains: { type: 'number', exclusiveMinimum: 0 } })
+          .describe(
+            'Relative weights of a user having 1, 2 or 3 bumps (peaks of responsiveness) in the day; at least one must be above 0',
+          ),
         bumpCenters: z
           .array(BumpCenterSchema)
           .min(1)
@@ -193,10 +215,15 @@ export const PopulationSchema = z
     requests: z
       .strictObject({
         perUserPerDay: z.number().min(0).max(24).describe('Notification requests per user per day (Poisson)'),
-        kinds: z.array(RequestKindSchema).min(1),
+        kinds: z
+          .array(RequestKindSchema)
+          .min(1)
+          .describe('Notification kinds; each kind name may appear only once (the loader refuses a duplicate)'),
       })
       .describe('The notification requests the producers send'),
   })
+  // Rules across fields, which the loader checks here. Each is also stated in the .describe() of the field it
+  // concerns (so sim/population.schema.json says it) and in sim/README.md; test/sim/population.test.ts lists them.
   .superRefine((p, ctx) => {
     p.timeZones.forEach((t, i) => {
       if (!isKnownTimeZone(t.zone)) {
@@ -294,8 +321,9 @@ export function shippedPopulationPath(name: (typeof SHIPPED_POPULATIONS)[number]
 }
 
 /**
- * The JSON Schema of population files (what sim/population.schema.json holds).
- * @example writeFileSync('sim/population.schema.json', JSON.stringify(populationJsonSchema(), null, 2));
+ * The JSON Schema of population files (what sim/population.schema.json holds, once formatted: see
+ * `populationSchemaText` in sim/write-population-schema.ts).
+ * @example const validate = new Ajv2020().compile(populationJsonSchema());
  */
 export function populationJsonSchema(): Record<string, unknown> {
   return {

@@ -48,6 +48,16 @@ const baseConfig = {
   header: { labelFontSize: 12, labelFontWeight: 600 },
 };
 
+/**
+ * Name of the "last week" period: the summary's last-week figures cover the last min(7, days) days.
+ * @example lastDaysLabel(summary) // 'last 7 days', or 'last 3 days' after a 3-day run
+ */
+export function lastDaysLabel(summary: SimulationSummary): string {
+  const [from, to] = summary.lastWeekDays;
+  const n = to - from + 1;
+  return `last ${n} day${n === 1 ? '' : 's'}`;
+}
+
 function policyScale(names: string[]) {
   return { domain: names, range: names.map((n, i) => policyColor(n, i)) };
 }
@@ -59,8 +69,11 @@ function byDaySpec(
   percent: boolean,
 ): vegaLite.TopLevelSpec {
   const k = percent ? 100 : 1;
+  // A point whose value is not a number (a 0/0 ratio; summary.warnings says why) is left out, not drawn as NaN.
   const values = names.flatMap((name) =>
-    (pick(name) ?? []).map((d) => ({ policy: name, day: d.day, mean: k * d.mean, low: k * d.low, high: k * d.high })),
+    (pick(name) ?? [])
+      .filter((d) => Number.isFinite(d.mean))
+      .map((d) => ({ policy: name, day: d.day, mean: k * d.mean, low: k * d.low, high: k * d.high })),
   );
   // The axis follows the lines, not the bands: with few seeds a t-interval is wide, and a band may be
   // clipped rather than squash every line flat.
@@ -111,12 +124,12 @@ function byDaySpec(
 }
 
 function liftSpec(summary: SimulationSummary, names: string[]): vegaLite.TopLevelSpec {
+  const last = lastDaysLabel(summary);
   const values = names.flatMap((name) => {
     const p = summary.policies[name];
     const rows = [];
-    if (p.liftVsHeuristic) rows.push({ policy: name, period: 'whole run', ...pct(p.liftVsHeuristic) });
-    if (p.lastWeekLiftVsHeuristic)
-      rows.push({ policy: name, period: 'last 7 days', ...pct(p.lastWeekLiftVsHeuristic) });
+    if (finite(p.liftVsHeuristic)) rows.push({ policy: name, period: 'whole run', ...pct(p.liftVsHeuristic) });
+    if (finite(p.lastWeekLiftVsHeuristic)) rows.push({ policy: name, period: last, ...pct(p.lastWeekLiftVsHeuristic) });
     return rows;
   });
   return {
@@ -129,32 +142,32 @@ function liftSpec(summary: SimulationSummary, names: string[]): vegaLite.TopLeve
       {
         mark: { type: 'bar', cornerRadiusEnd: 3, height: { band: 0.8 } },
         encoding: {
-          ...policyRows(names),
+          ...policyRows(names, last),
           x: { field: 'mean', type: 'quantitative', title: 'reward vs the heuristic (%), 95% interval over seeds' },
           color: {
             field: 'period',
             type: 'nominal',
-            scale: { domain: ['whole run', 'last 7 days'], range: ['#9ecae9', '#1f77b4'] },
+            scale: { domain: ['whole run', last], range: ['#9ecae9', '#1f77b4'] },
             title: null,
           },
         },
       },
       {
         mark: { type: 'rule', color: '#333' },
-        encoding: { ...policyRows(names), x: { field: 'low', type: 'quantitative' }, x2: { field: 'high' } },
+        encoding: { ...policyRows(names, last), x: { field: 'low', type: 'quantitative' }, x2: { field: 'high' } },
       },
       { mark: { type: 'rule', color: '#888', strokeDash: [3, 3] }, encoding: { x: { datum: 0 } } },
     ],
   } as vegaLite.TopLevelSpec;
 }
 
-function regretRemovedSpec(summary: SimulationSummary, names: string[]): vegaLite.TopLevelSpec {
+function oracleShareSpec(summary: SimulationSummary, names: string[]): vegaLite.TopLevelSpec {
+  const last = lastDaysLabel(summary);
   const values = names.flatMap((name) => {
     const p = summary.policies[name];
-    if (!p.shareOfOracle) return [];
     return [
-      { policy: name, period: 'whole run', ...pct(p.shareOfOracle) },
-      ...(p.lastWeekShareOfOracle ? [{ policy: name, period: 'last 7 days', ...pct(p.lastWeekShareOfOracle) }] : []),
+      ...(finite(p.shareOfOracle) ? [{ policy: name, period: 'whole run', ...pct(p.shareOfOracle) }] : []),
+      ...(finite(p.lastWeekShareOfOracle) ? [{ policy: name, period: last, ...pct(p.lastWeekShareOfOracle) }] : []),
     ];
   });
   return {
@@ -167,7 +180,7 @@ function regretRemovedSpec(summary: SimulationSummary, names: string[]): vegaLit
       {
         mark: { type: 'bar', cornerRadiusEnd: 3 },
         encoding: {
-          ...policyRows(names),
+          ...policyRows(names, last),
           x: {
             field: 'mean',
             type: 'quantitative',
@@ -177,24 +190,24 @@ function regretRemovedSpec(summary: SimulationSummary, names: string[]): vegaLit
           color: {
             field: 'period',
             type: 'nominal',
-            scale: { domain: ['whole run', 'last 7 days'], range: ['#c7c7c7', '#7f7f7f'] },
+            scale: { domain: ['whole run', last], range: ['#c7c7c7', '#7f7f7f'] },
             title: null,
           },
         },
       },
       {
         mark: { type: 'rule', color: '#333' },
-        encoding: { ...policyRows(names), x: { field: 'low', type: 'quantitative' }, x2: { field: 'high' } },
+        encoding: { ...policyRows(names, last), x: { field: 'low', type: 'quantitative' }, x2: { field: 'high' } },
       },
     ],
   } as vegaLite.TopLevelSpec;
 }
 
-/** One row per policy, two bars per row (whole run, last 7 days). */
-function policyRows(names: string[]) {
+/** One row per policy, two bars per row (whole run, the last days). */
+function policyRows(names: string[], last: string) {
   return {
     y: { field: 'policy', type: 'nominal', title: null, sort: names },
-    yOffset: { field: 'period', sort: ['whole run', 'last 7 days'] },
+    yOffset: { field: 'period', sort: ['whole run', last] },
   } as const;
 }
 
@@ -239,6 +252,11 @@ function sendsByHourSpec(summary: SimulationSummary, names: string[]): vegaLite.
   } as vegaLite.TopLevelSpec;
 }
 
+/** Whether a figure exists and is a number (not a 0/0 ratio). */
+function finite(m: MeanInterval | undefined): m is MeanInterval {
+  return m !== undefined && Number.isFinite(m.mean);
+}
+
 function pct(m: MeanInterval) {
   return { mean: 100 * m.mean, low: 100 * m.low, high: 100 * m.high };
 }
@@ -248,10 +266,12 @@ const esc = (s: string) =>
 const num = (x: number, digits = 4) => (Number.isFinite(x) ? x.toFixed(digits) : '–');
 const signedPct = (x: number, digits = 1) =>
   Number.isFinite(x) ? `${x >= 0 ? '+' : ''}${(100 * x).toFixed(digits)}%` : '–';
+const percent = (x: number, digits = 1) => (Number.isFinite(x) ? `${(100 * x).toFixed(digits)}%` : '–');
 const interval = (m: MeanInterval | undefined, f: (x: number) => string) =>
   m ? `${f(m.mean)}<span class="ci">${m.n > 1 ? `${f(m.low)} … ${f(m.high)}` : 'one seed'}</span>` : '–';
 
 function table(summary: SimulationSummary, names: string[]): string {
+  const last = lastDaysLabel(summary);
   const rows = names.map((name) => {
     const p = summary.policies[name];
     const shares = (['email', 'push', 'sms'] as const)
@@ -264,7 +284,7 @@ function table(summary: SimulationSummary, names: string[]): string {
       <th><span class="swatch" style="background:${policyColor(name, names.indexOf(name))}"></span>${esc(name)}</th>
       <td>${interval(p.meanReward, (x) => num(x))}</td>
       <td>${interval(p.lastWeekReward, (x) => num(x))}</td>
-      <td>${interval(p.shareOfOracle, (x) => `${(100 * x).toFixed(1)}%`)}</td>
+      <td>${interval(p.shareOfOracle, (x) => percent(x))}</td>
       <td>${interval(p.liftVsHeuristic, (x) => signedPct(x))}</td>
       <td>${interval(p.heuristicRegretRemoved, (x) => signedPct(x, 0))}</td>
       <td>${Math.round(p.sends).toLocaleString('en-US')}</td>
@@ -276,7 +296,7 @@ function table(summary: SimulationSummary, names: string[]): string {
   });
   return `<table>
     <thead><tr>
-      <th>policy</th><th>reward / notification</th><th>last 7 days</th><th>% of oracle</th><th>lift vs heuristic</th>
+      <th>policy</th><th>reward / notification</th><th>${last}</th><th>% of oracle</th><th>lift vs heuristic</th>
       <th>heuristic regret removed</th><th>sends / seed</th><th>channel mix</th><th>open / click per send</th>
       <th>opt-outs / 1000 sends</th><th>guardrail breaches</th>
     </tr></thead>
@@ -285,14 +305,15 @@ function table(summary: SimulationSummary, names: string[]): string {
 }
 
 function headline(summary: SimulationSummary, names: string[]): string {
+  const last = lastDaysLabel(summary);
   const cards: string[] = [];
   for (const name of names.filter((n) => summary.policies[n].learns)) {
     const p = summary.policies[name];
     const figures = [
       figure(p.liftVsHeuristic, (x) => signedPct(x), 'vs heuristic, whole run'),
-      figure(p.lastWeekLiftVsHeuristic, (x) => signedPct(x), 'vs heuristic, last 7 days'),
+      figure(p.lastWeekLiftVsHeuristic, (x) => signedPct(x), `vs heuristic, ${last}`),
       figure(p.heuristicRegretRemoved, (x) => signedPct(x, 0), "of the heuristic's regret removed"),
-      figure(p.lastWeekShareOfOracle, (x) => `${(100 * x).toFixed(1)}%`, 'of the oracle, last 7 days'),
+      figure(p.lastWeekShareOfOracle, (x) => percent(x), `of the oracle, ${last}`),
     ].filter(Boolean);
     const lift = p.liftVsHeuristic;
     const tone = lift && lift.n > 1 ? (lift.low > 0 ? 'good' : lift.high < 0 ? 'bad' : '') : '';
@@ -301,9 +322,9 @@ function headline(summary: SimulationSummary, names: string[]): string {
     );
   }
   const heuristic = summary.policies.heuristic;
-  if (heuristic?.shareOfOracle) {
+  if (finite(heuristic?.shareOfOracle)) {
     cards.push(
-      `<div class="card"><div class="label">heuristic</div><div class="figures">${figure(heuristic.shareOfOracle, (x) => `${(100 * x).toFixed(1)}%`, 'of the oracle, whole run')}</div></div>`,
+      `<div class="card"><div class="label">heuristic</div><div class="figures">${figure(heuristic.shareOfOracle, (x) => percent(x), 'of the oracle, whole run')}</div></div>`,
     );
   }
   const breaches = names.reduce((a, n) => a + summary.policies[n].guardrailBreaches, 0);
@@ -314,7 +335,7 @@ function headline(summary: SimulationSummary, names: string[]): string {
 }
 
 function figure(m: MeanInterval | undefined, f: (x: number) => string, what: string): string {
-  if (!m) return '';
+  if (!finite(m)) return '';
   const ci = m.n > 1 ? `${f(m.low)} … ${f(m.high)}` : 'one seed';
   return `<div class="figure"><div class="value">${f(m.mean)}</div><div class="what">${esc(what)}</div><div class="ci">${ci}</div></div>`;
 }
@@ -349,6 +370,9 @@ const CSS = `
   td.shares { white-space: nowrap; }
   .swatch, .dot { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 6px; }
   .dot { border-radius: 5px; margin: 0 3px 0 6px; }
+  p.note.missing { font-style: italic; }
+  .warnings { background: #fff4e5; border: 1px solid #f0b35a; border-radius: 10px; padding: 12px 16px; margin: 18px 0 8px; font-size: 14px; line-height: 1.45; }
+  .warnings ul { margin: 6px 0 0; padding-left: 20px; }
   footer { color: #8a93a1; font-size: 12px; margin-top: 28px; }
 `;
 
@@ -358,10 +382,15 @@ const CSS = `
  */
 export async function renderReportHtml(summary: SimulationSummary): Promise<string> {
   const names = orderPolicies(Object.keys(summary.policies));
-  const hasOracle = names.some((n) => summary.policies[n].shareOfOracleByDay);
+  const hasOracle = names.includes('oracle');
+  const hasHeuristic = names.includes('heuristic');
+  const oracleByDay = names.some((n) => summary.policies[n].shareOfOracleByDay?.some((d) => Number.isFinite(d.mean)));
+  const lifted = names.filter((n) => finite(summary.policies[n].liftVsHeuristic));
+  const shared = names.some((n) => finite(summary.policies[n].shareOfOracle));
+  const seeWarnings = 'see the warnings above';
   const [byDay, byDayOfOracle, lift, oracleShare, byHour] = await Promise.all([
     renderSvg(byDaySpec(names, (n) => summary.policies[n].rewardByDay, 'mean reward per notification', false)),
-    hasOracle
+    oracleByDay
       ? renderSvg(
           byDaySpec(
             names.filter((n) => n !== 'oracle'),
@@ -371,15 +400,32 @@ export async function renderReportHtml(summary: SimulationSummary): Promise<stri
           ),
         )
       : Promise.resolve(''),
-    renderSvg(
-      liftSpec(
-        summary,
-        names.filter((n) => summary.policies[n].liftVsHeuristic),
-      ),
-    ),
-    renderSvg(regretRemovedSpec(summary, names)),
+    lifted.length ? renderSvg(liftSpec(summary, lifted)) : Promise.resolve(''),
+    shared ? renderSvg(oracleShareSpec(summary, names)) : Promise.resolve(''),
     renderSvg(sendsByHourSpec(summary, names)),
   ]);
+  // A panel with nothing to compare against is omitted, with the reason, rather than drawn empty around 0.
+  const liftPanel = lift
+    ? `<p class="note">Paired by seed: (policy − heuristic) / heuristic.</p><div class="panel">${lift}</div>`
+    : `<p class="note missing">${
+        !hasHeuristic
+          ? 'No heuristic in this run: add heuristic to --policies to see lift.'
+          : names.length === 1
+            ? 'Only the heuristic in this run: add another policy to --policies to see its lift.'
+            : `No lift to show: it is not a number for any policy (${seeWarnings}).`
+      }</p>`;
+  const oracleSharePanel = oracleShare
+    ? `<p class="note">Per seed: policy reward / oracle reward.</p><div class="panel">${oracleShare}</div>`
+    : `<p class="note missing">${
+        hasOracle
+          ? `No share of the oracle to show: it is not a number for any policy (${seeWarnings}).`
+          : 'No oracle in this run: add oracle to --policies to see the share of the oracle.'
+      }</p>`;
+  const warnings = summary.warnings.length
+    ? `<div class="warnings" role="alert"><strong>Warning${summary.warnings.length > 1 ? 's' : ''}</strong><ul>${summary.warnings
+        .map((w) => `<li>${esc(w)}</li>`)
+        .join('')}</ul></div>`
+    : '';
   const seeds = summary.seeds.length;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Send-time simulation: ${esc(summary.population)}</title>
@@ -387,6 +433,7 @@ export async function renderReportHtml(summary: SimulationSummary): Promise<stri
 <body><main>
   <h1>Send-time simulation · ${esc(summary.population)}</h1>
   <p class="sub">${summary.days} simulated days · ${seeds} seed${seeds > 1 ? 's' : ''} (${summary.seeds.join(', ')}) · about ${Math.round(summary.users).toLocaleString('en-US')} users per seed · config ${esc(summary.configVersion)} · every policy on the same users and the same random draws, behind the same guardrails.</p>
+  ${warnings}
   ${headline(summary, names)}
   <h2>Reward by day</h2>
   <p class="note">Mean reward per notification request by the day it arrived (opens, clicks and opt-outs attributed within the window, by the config's weights, minus channel cost), with its 95% interval over seeds. The oracle knows every user's hidden response curve; no learner can, so its line is a ceiling.</p>
@@ -396,11 +443,14 @@ export async function renderReportHtml(summary: SimulationSummary): Promise<stri
       ? `<h2>Learning curve: share of the oracle by day</h2>
   <p class="note">Each policy's daily reward divided by the oracle's on the same seed: weekdays, weekends and the request mix move every policy alike, so the ratio shows learning more clearly than the raw reward.</p>
   <div class="panel">${byDayOfOracle}</div>`
-      : ''
+      : hasOracle
+        ? `<h2>Learning curve: share of the oracle by day</h2>
+  <p class="note missing">No share of the oracle to plot: the oracle's reward is 0 on every day (${seeWarnings}).</p>`
+        : ''
   }
   <div class="row">
-    <div><h2>Lift over the heuristic</h2><p class="note">Paired by seed: (policy − heuristic) / heuristic.</p><div class="panel">${lift}</div></div>
-    <div><h2>Share of the oracle</h2><p class="note">Per seed: policy reward / oracle reward.</p><div class="panel">${oracleShare}</div></div>
+    <div><h2>Lift over the heuristic</h2>${liftPanel}</div>
+    <div><h2>Share of the oracle</h2>${oracleSharePanel}</div>
   </div>
   <h2>Key numbers</h2>
   <p class="note">Intervals are 95% t-intervals over seeds; lift, regret removed and % of oracle are paired by seed. "Heuristic regret removed" = (policy − heuristic) / (oracle − heuristic).</p>

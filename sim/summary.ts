@@ -23,7 +23,7 @@ export interface PolicySummary {
   meanReward: MeanInterval;
   /** reward per send */
   rewardPerSend: MeanInterval;
-  /** mean reward of requests arriving in the last 7 simulated days */
+  /** mean reward of requests arriving in the last min(7, days) simulated days (`lastWeekDays`) */
   lastWeekReward: MeanInterval;
   /** per seed: this policy's mean reward / the oracle's; absent without an oracle */
   shareOfOracle?: MeanInterval;
@@ -73,8 +73,15 @@ export interface SimulationSummary {
   /** users at the end of the run (day-0 users plus arrivals), mean over seeds */
   users: number;
   wallSeconds: number;
+  /** first and last simulated day (inclusive) of the "last week" figures: the last min(7, days) days */
   lastWeekDays: [number, number];
   policies: Record<string, PolicySummary>;
+  /**
+   * What makes some figures missing or meaningless, one sentence each; empty when nothing does. Every `null`
+   * in summary.json (a ratio whose denominator is 0, NaN in memory) is explained here: when no notification
+   * was sent at all, the first warning starts "no notification was sent: " and says why.
+   */
+  warnings: string[];
 }
 
 const CHANNELS: readonly ChannelName[] = ['email', 'push', 'sms'];
@@ -191,5 +198,75 @@ export function summarize(result: SimulationResult): SimulationSummary {
     wallSeconds: result.wallMs / 1000,
     lastWeekDays: [lastFrom, days - 1],
     policies,
+    warnings: warningsOf(policies, days - lastFrom),
   };
+}
+
+/** The ratio fields of a policy summary, and what is 0 on some seed (or day) when one is not a number. */
+const RATIOS: { field: keyof PolicySummary; why: (lastDays: number) => string }[] = [
+  { field: 'shareOfOracle', why: () => "the oracle's mean reward is 0 on at least one seed" },
+  { field: 'lastWeekShareOfOracle', why: (n) => `the oracle's mean reward over the last ${n} days is 0 on a seed` },
+  { field: 'shareOfOracleByDay', why: () => "the oracle's reward is 0 on that day and seed" },
+  { field: 'liftVsHeuristic', why: () => "the heuristic's mean reward is 0 on at least one seed" },
+  {
+    field: 'lastWeekLiftVsHeuristic',
+    why: (n) => `the heuristic's mean reward over the last ${n} days is 0 on a seed`,
+  },
+  {
+    field: 'heuristicRegretRemoved',
+    why: () => "the oracle's mean reward equals the heuristic's on at least one seed (no regret to remove)",
+  },
+  {
+    field: 'lastWeekHeuristicRegretRemoved',
+    why: (n) => `the oracle's mean reward over the last ${n} days equals the heuristic's on a seed`,
+  },
+];
+
+const hasNonFinite = (value: unknown): boolean =>
+  typeof value === 'number'
+    ? !Number.isFinite(value)
+    : typeof value === 'object' && value !== null && Object.values(value).some(hasNonFinite);
+
+/** "no_consent 70, outside_window 2" (per seed, mean), largest first, the most any policy had. */
+function refusalReasons(policies: PolicySummary[]): string {
+  const most: Record<string, number> = {};
+  for (const p of policies)
+    for (const [reason, n] of [...Object.entries(p.noArmReasons), ...Object.entries(p.stoppedAtDispatch)])
+      most[reason] = Math.max(most[reason] ?? 0, n);
+  return Object.entries(most)
+    .filter(([, n]) => n > 0)
+    .sort((a, b) => b[1] - a[1])
+    .map(([reason, n]) => `${reason} ${Number(n.toFixed(1))}`)
+    .join(', ');
+}
+
+function noSendReason(policies: PolicySummary[]): string {
+  if (policies.every((p) => p.requests === 0))
+    return 'the population made no notification request (requests.perUserPerDay is 0, or the run too short for one)';
+  const reasons = refusalReasons(policies);
+  return `every request ended without a send (requests per seed ${Number(Math.max(...policies.map((p) => p.requests)).toFixed(1))}; why, per seed: ${reasons || 'unknown'}); check the channels' reachable shares and the kinds' allowedChannels`;
+}
+
+function warningsOf(policies: Record<string, PolicySummary>, lastDays: number): string[] {
+  const all = Object.values(policies);
+  const warnings: string[] = [];
+  if (all.every((p) => p.sends === 0)) {
+    warnings.push(
+      `no notification was sent: ${noSendReason(all)}. Every reward is 0, and every ratio between policies (share of the oracle, lift, regret removed) is 0/0, written as null.`,
+    );
+  } else {
+    for (const p of all.filter((q) => q.sends === 0))
+      warnings.push(`${p.name} sent no notification: ${noSendReason([p])}.`);
+  }
+  const explained = new Set<string>();
+  for (const { field, why } of RATIOS) {
+    const names = all.filter((p) => hasNonFinite(p[field])).map((p) => p.name);
+    if (names.length) warnings.push(`${field} is null for ${names.join(', ')}: ${why(lastDays)}.`);
+    explained.add(field);
+  }
+  for (const p of all) {
+    const rest = Object.entries(p).filter(([field, value]) => !explained.has(field) && hasNonFinite(value));
+    if (rest.length) warnings.push(`${rest.map(([f]) => f).join(', ')} of ${p.name} is null (not a finite number).`);
+  }
+  return warnings;
 }

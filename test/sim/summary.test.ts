@@ -73,6 +73,98 @@ describe('summarize', () => {
     expect(s.policies.oracle.heuristicRegretRemoved).toBeUndefined();
     expect(bandit.rewardByDay).toHaveLength(2);
     expect(bandit.rewardByDay[1].mean).toBeCloseTo(0.16, 10);
+    expect(s.warnings).toEqual([]);
+  });
+
+  it('covers the last min(7, days) days in its last-week figures', () => {
+    const run = (days: number): SimulationResult => ({
+      population: 'test',
+      configVersion: 'v1',
+      days,
+      seeds: [1],
+      policies: [{ name: 'heuristic', learns: false, configVersion: 'v1' }],
+      runs: [{ seed: 1, users: 10, policies: { heuristic: totals(0.1, days) } }],
+      wallMs: 0,
+    });
+    expect(summarize(run(3)).lastWeekDays).toEqual([0, 2]);
+    expect(summarize(run(28)).lastWeekDays).toEqual([21, 27]);
+  });
+
+  it('says why when no notification was sent, and explains every null it writes', () => {
+    // Prepare: requests arrive but none is sent (nobody reachable): every reward is 0, every ratio 0/0
+    const unsent = (): PolicyTotals => ({
+      ...totals(0),
+      sends: 0,
+      noArm: 200,
+      noArmReasons: { no_consent: 200 },
+      sendsByChannel: { email: 0, push: 0, sms: 0 },
+    });
+    const result: SimulationResult = {
+      population: 'test',
+      configVersion: 'v1',
+      days: 2,
+      seeds: [1, 2],
+      policies: ['bandit', 'heuristic', 'oracle'].map((name) => ({
+        name,
+        learns: name === 'bandit',
+        configVersion: 'v1',
+      })),
+      runs: [1, 2].map((seed) => ({
+        seed,
+        users: 10,
+        policies: { bandit: unsent(), heuristic: unsent(), oracle: unsent() },
+      })),
+      wallMs: 0,
+    };
+    // Act
+    const s = summarize(result);
+    const json = JSON.parse(JSON.stringify(s));
+    // Assess: the first warning says so and why; every field written as null is named by a warning
+    expect(s.warnings[0]).toMatch(/^no notification was sent: .*no_consent 200/);
+    expect(json.policies.bandit.sends).toBe(0);
+    expect(json.policies.bandit.liftVsHeuristic.mean).toBeNull(); // the type is kept: null, explained below
+    const nullFields = new Set<string>();
+    for (const p of Object.values(json.policies) as Record<string, unknown>[])
+      for (const [field, value] of Object.entries(p)) if (JSON.stringify(value).includes('null')) nullFields.add(field);
+    expect([...nullFields].sort()).toEqual(
+      [
+        'heuristicRegretRemoved',
+        'lastWeekHeuristicRegretRemoved',
+        'lastWeekLiftVsHeuristic',
+        'lastWeekShareOfOracle',
+        'liftVsHeuristic',
+        'shareOfOracle',
+        'shareOfOracleByDay',
+      ].sort(),
+    );
+    for (const field of nullFields)
+      expect(
+        s.warnings.some((w) => w.startsWith(`${field} is null for `)),
+        field,
+      ).toBe(true);
+  });
+
+  it('names a policy that alone sent nothing', () => {
+    const result: SimulationResult = {
+      population: 'test',
+      configVersion: 'v1',
+      days: 2,
+      seeds: [1],
+      policies: ['heuristic', 'random'].map((name) => ({ name, learns: false, configVersion: 'v1' })),
+      runs: [
+        {
+          seed: 1,
+          users: 10,
+          policies: {
+            heuristic: totals(0.1),
+            random: { ...totals(0), sends: 0, noArm: 200, noArmReasons: { deferred_past_end: 200 } },
+          },
+        },
+      ],
+      wallMs: 0,
+    };
+    const s = summarize(result);
+    expect(s.warnings).toEqual([expect.stringMatching(/^random sent no notification: .*deferred_past_end 200/)]);
   });
 });
 
