@@ -85,7 +85,9 @@ function banditVariants(files: string[]): BanditVariant[] {
  * Runs `sto simulate` with parsed options.
  * @example await runSimulate({ population: 'default', config: 'config/default.json', days: '7', seeds: '2', out: 'out', policies: 'heuristic,oracle' });
  */
-export async function runSimulate(options: SimulateOptions): Promise<{ summaryFile: string; reportFile: string }> {
+export async function runSimulate(
+  options: SimulateOptions,
+): Promise<{ summaryFile: string; reportFile: string; warnings: string[] }> {
   const days = wholeNumber(options.days, '--days', 1, 365);
   const seeds = parseSeeds(options.seeds);
   const names = list(options.policies);
@@ -120,7 +122,7 @@ export async function runSimulate(options: SimulateOptions): Promise<{ summaryFi
     progress.stop();
   }
   const summary = summarize(result);
-  return writeReport(out, summary);
+  return { ...(await writeReport(out, summary)), warnings: summary.warnings };
 }
 
 /** Adds `simulate` to the program. */
@@ -152,7 +154,10 @@ export function registerSimulate(program: Command): void {
     .option('--jobs <n>', 'seeds simulated in parallel (worker threads); default: one per CPU core')
     .option('--quiet', 'no progress bar')
     .action(async (options: SimulateOptions) => {
-      const { summaryFile, reportFile } = await runSimulate(options);
+      const { summaryFile, reportFile, warnings } = await runSimulate(options);
+      const shown = 5;
+      for (const warning of warnings.slice(0, shown)) process.stderr.write(`warning: ${warning}\n`);
+      if (warnings.length > shown) process.stderr.write(`(${warnings.length - shown} more warnings in summary.json)\n`);
       process.stdout.write(`${summaryFile}\n${reportFile}\n`);
     });
 }

@@ -47,7 +47,7 @@ describe('sto simulate: bad input', () => {
     expect(stderr()).toContain(`Invalid population in ${file}`);
     expect(stderr()).toContain('- users:');
     expect(stderr()).toContain('- channels.sms.open.median:');
-    expect(stderr()).toContain('- requests.kinds.[1].allowedChannels.[0]:');
+    expect(stderr()).toContain('- requests.kinds[1].allowedChannels[0]:');
     expect(existsSync(join(dir, 'summary.json'))).toBe(false);
   });
 
@@ -116,6 +116,19 @@ describe('sto simulate', () => {
     expect(summary.seeds).toEqual([1, 2]);
     expect(Object.keys(summary.policies)).toEqual(['heuristic', 'oracle']);
     expect(stdout()).toContain(join(dir, 'report.html'));
+  });
+});
+
+describe('sto simulate: a run that sends nothing', () => {
+  it('still writes the report and prints the summary warnings on stderr', async () => {
+    const population = JSON.parse(readFileSync(defaultPopulation, 'utf8'));
+    population.requests.perUserPerDay = 0;
+    const file = join(dir, 'silent.json');
+    writeFileSync(file, JSON.stringify(population));
+    expect(await sto('simulate', '--population', file, '--out', dir, ...quick)).toBe(0);
+    expect(stderr()).toMatch(/^warning: no notification was sent/m);
+    const summary = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8'));
+    expect(summary.warnings[0]).toMatch(/^no notification was sent/);
   });
 });
 
