@@ -3,14 +3,17 @@ import type { z } from 'zod';
 import { ConfigError, InvalidConfigError } from './errors.ts';
 import { type AnalystConfig, AnalystConfigSchema } from './schema.ts';
 
-/** Formats zod issues as `path: reason` pairs, the path in dotted form (`bandit.alpha`, `channels.sms.cost`). */
+/**
+ * Formats zod issues as `path: reason` pairs, the path as one would write it in JavaScript
+ * (`bandit.alpha`, `timeZones[2].zone`).
+ */
 export function describeIssues(issues: z.core.$ZodIssue[]): { path: string; reason: string }[] {
-  return issues.map((issue) => ({
-    path: issue.path.length
-      ? issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : String(p))).join('.')
-      : '(root)',
-    reason: issue.message,
-  }));
+  return issues.map((issue) => ({ path: dottedPath(issue.path), reason: issue.message }));
+}
+
+function dottedPath(path: readonly PropertyKey[]): string {
+  if (path.length === 0) return '(root)';
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i === 0 ? '' : '.'}${String(p)}`)).join('');
 }
 
 /**

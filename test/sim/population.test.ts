@@ -47,7 +47,7 @@ describe('population schema', () => {
     bad.timeZones[2].zone = 'Mars/Olympus_Mons';
     const problems = problemsOf(bad);
     expect(problems).toContainEqual({
-      path: 'timeZones.[2].zone',
+      path: 'timeZones[2].zone',
       reason: expect.stringContaining('Mars/Olympus_Mons'),
     });
   });
@@ -65,7 +65,7 @@ describe('population schema', () => {
     const bad = shipped();
     bad.requests.kinds[0].ignoreQuietHours = true;
     expect(problemsOf(bad)).toContainEqual({
-      path: 'requests.kinds.[0].ignoreQuietHours',
+      path: 'requests.kinds[0].ignoreQuietHours',
       reason: expect.stringContaining('transactional'),
     });
   });
@@ -97,7 +97,7 @@ const CROSS_FIELD_RULES: {
     mutate: (p) => {
       p.timeZones[0].zone = 'Mars/Olympus_Mons';
     },
-    loaderPath: 'timeZones.[0].zone',
+    loaderPath: 'timeZones[0].zone',
     schemaField: 'timeZones.*.zone',
     described: /refuses a name the runtime does not know/,
     inJsonSchema: false,
@@ -117,7 +117,7 @@ const CROSS_FIELD_RULES: {
     mutate: (p) => {
       p.requests.kinds[0].windowHours = { min: 30, max: 20 };
     },
-    loaderPath: 'requests.kinds.[0].windowHours',
+    loaderPath: 'requests.kinds[0].windowHours',
     schemaField: 'requests.kinds.*.windowHours',
     described: /min must not be above max/,
     inJsonSchema: false,
@@ -127,7 +127,7 @@ const CROSS_FIELD_RULES: {
     mutate: (p) => {
       p.requests.kinds[0].arrivalUtcHours = { start: 18, end: 6 };
     },
-    loaderPath: 'requests.kinds.[0].arrivalUtcHours',
+    loaderPath: 'requests.kinds[0].arrivalUtcHours',
     schemaField: 'requests.kinds.*.arrivalUtcHours',
     described: /start must be before end/,
     inJsonSchema: false,
@@ -147,7 +147,7 @@ const CROSS_FIELD_RULES: {
     mutate: (p) => {
       p.requests.kinds[0].ignoreQuietHours = true;
     },
-    loaderPath: 'requests.kinds.[0].ignoreQuietHours',
+    loaderPath: 'requests.kinds[0].ignoreQuietHours',
     schemaField: 'requests.kinds.*.ignoreQuietHours',
     described: /Only the kind "transactional" may set it to true: the loader refuses it on any other kind/,
     inJsonSchema: true,
