@@ -10,7 +10,7 @@
  *   from pi (mixed with the floor). The draw follows pi exactly, so the logged propensity is exact for
  *   any K; and since E[pi] is the Thompson probability, each decision is marginally a genuine Thompson
  *   draw. K sets how close pi is to that probability: its standard error is sqrt(q (1 - q) / K) for an
- *   arm of Thompson probability q (0.125 at worst for K = 16, 0.0625 for 64), which matters only for
+ *   arm of Thompson probability q (0.129 at worst for K = 15, 0.0625 for 64), which matters only for
  *   the variance of off-policy estimates. Sharing the K draws across the batch is what makes the
  *   scoring one GEMM: N x d x (K + 1) multiply-adds instead of K draws per decision.
  */

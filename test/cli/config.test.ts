@@ -24,7 +24,7 @@ const write = (name: string, value: unknown) => {
 describe('sto config validate', () => {
   it('accepts the shipped default', async () => {
     expect(await sto('config', 'validate', 'config/default.json')).toBe(0);
-    expect(out()).toContain('is valid: version default-3, bandit linear-ts');
+    expect(out()).toContain('is valid: version default-4, bandit linear-ts');
   });
 
   it('names every bad field with its path and reason and exits 2', async () => {
@@ -66,7 +66,7 @@ describe('sto config diff', () => {
     );
     expect(texts.some((t) => t.startsWith('bandit.alpha set to 0.3 — Width of the confidence bonus'))).toBe(true);
     expect(texts.some((t) => t.startsWith('bandit.noiseScale'))).toBe(false);
-    expect(texts.some((t) => t.startsWith('config version "default-3" → "cand-2"'))).toBe(true);
+    expect(texts.some((t) => t.startsWith('config version "default-4" → "cand-2"'))).toBe(true);
   });
 
   it('reports a raised number with its relative change and nothing for identical configs', async () => {

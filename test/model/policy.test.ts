@@ -386,16 +386,17 @@ describe('SendTimePolicy with the real learner', () => {
   }
 
   /**
-   * Runs 20 rounds of 64 decisions against a synthetic truth: reward 1 with probability 0.7 when the send's
-   * local hour is the rewarding one, 0.05 otherwise. Returns the share of sends at that hour before any
-   * learning and over the last 5 rounds.
+   * Runs rounds of 64 decisions against a synthetic truth: reward 1 with probability 0.7 when the send's
+   * local hour is the rewarding one, 0.05 otherwise. Returns the share of sends at that hour over 5
+   * rounds before any learning (every decision of a round shares its posterior samples, so one round
+   * alone swings from 0.05 to 0.45) and over the last 5 of 20 learning rounds.
    */
   function train(rewardingHour: (peak: number) => number): { untrained: number; trained: number } {
     const policy = SendTimePolicy.create(config());
     const rng = new Rng(11);
     const truth = new Rng(12);
     const people = population(220, NOW);
-    const round = (r: number) => {
+    const round = (r: number, learn = true) => {
       const nowMs = NOW + r * 53 * 60_000; // the clock moves, so "send now" falls in different slots
       const batch = Array.from({ length: 64 }, () => people[rng.int(people.length)]);
       const decisions = policy.decide(
@@ -411,12 +412,13 @@ describe('SendTimePolicy with the real learner', () => {
         if (hit) hits++;
         return { features: a.features, reward: truth.bernoulli(hit ? 0.7 : 0.05) ? 1 : 0 };
       });
-      policy.learn(rows);
+      if (learn) policy.learn(rows);
       return hits / batch.length;
     };
-    const untrained = round(0);
-    for (let r = 1; r < 15; r++) round(r);
-    const trained = [15, 16, 17, 18, 19].map(round).reduce((a, b) => a + b, 0) / 5;
+    const mean = (shares: number[]) => shares.reduce((a, b) => a + b, 0) / shares.length;
+    const untrained = mean([0, 1, 2, 3, 4].map((r) => round(r, false)));
+    for (let r = 0; r < 15; r++) round(r);
+    const trained = mean([15, 16, 17, 18, 19].map((r) => round(r)));
     policy.dispose();
     return { untrained, trained };
   }
@@ -424,8 +426,9 @@ describe('SendTimePolicy with the real learner', () => {
   it('learns on a synthetic problem to send at the rewarding slot: the user’s most-engaged hour', () => {
     // Act
     const { untrained, trained } = train((peak) => peak);
-    // Assess: drawing over the ~39 allowed arms hits one hour about 3 times in 39
-    expect(untrained).toBeLessThan(0.25);
+    // Assess: before learning, prior draws hit the most-engaged hour about one time in five (its arm has the
+    // largest engagement features, so it wins more draws than 1 in the ~39 allowed); 0.30 at most over seeds 1-30
+    expect(untrained).toBeLessThan(0.35);
     expect(trained).toBeGreaterThan(0.8);
   });
 
