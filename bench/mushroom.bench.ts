@@ -12,7 +12,8 @@
  * a0 = 2, 3, 4, 6, 10, 20 gave 11.7, 10.9, 11.6, 11.2, 11.3, 13.3% (standard errors 0.3-0.4, 1.0 at 20): no
  * setting is clearly better, so 6 is kept. Larger prior noise (noiseScale 3, 6, 12 at priorPrecision 4: 11.3,
  * 11.3, 13.0%; 6 and 12 at priorPrecision 1: 12.9, 14.2%) did not help either, nor did scaling the posterior
- * draws' noise by c = 0.5, 0.7, 1.3, 1.6 (14.1, 12.7, 13.2, 16.6%, against 11.2% at c = 1). No exploration
+ * draws' noise by c = 0.5, 0.7, 1.3, 1.6 (14.1, 12.7, 13.2, 16.6%, against 11.2% at c = 1), nor a fixed
+ * noise instead of a learned one (learnNoise false, noiseScale 2, 3, 4, 8: 21.4, 16.6, 13.3, 18.2%). No exploration
  * floor except in the row that shows its cost: a floor f alone adds about f * 100% of uniform regret.
  * The Thompson learners learn their noise (Normal-Inverse-Gamma, as LinFullPost), split per arm
  * through noiseGroups on the per-arm bias columns: with one shared noise, the no-eat arm's
