@@ -90,6 +90,30 @@ export function checkBatch(batch: ArmBatch, dimension: number): CheckedBatch {
 }
 
 /**
+ * Refuses a non-finite feature of an allowed arm, naming the decision and the arm. For learners whose
+ * scores need not carry a NaN or Infinity through: NeuralLinear's fused ReLU layers turn NaN into 0 for
+ * some layer sizes (the default [32, 16] among them), so its scores alone cannot tell. The linear
+ * learners need no scan: their scores are linear in the features (argmaxOverArms reports those).
+ * One pass over the allowed rows; a float64 sum of float32 values is finite exactly when they all are.
+ * @example assertFiniteAllowedFeatures(batch, checkBatch(batch, d))
+ */
+export function assertFiniteAllowedFeatures(batch: ArmBatch, checked: CheckedBatch): void {
+  const { size, arms } = checked;
+  const { features, allowed, dimension: d } = batch;
+  for (let r = 0; r < size * arms; r++) {
+    if (allowed[r] !== 1) continue;
+    let sum = 0;
+    for (let j = r * d, end = j + d; j < end; j++) sum += features[j];
+    if (!Number.isFinite(sum)) {
+      throw new InvalidBanditInputError(
+        'batch.features',
+        `decision ${Math.floor(r / arms)}, arm ${r % arms}: a non-finite value in an allowed arm's features`,
+      );
+    }
+  }
+}
+
+/**
  * Refuses a feature dimension that is not a whole number >= 1.
  * @example checkDimension(32)
  */

@@ -10,7 +10,13 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '#model/random.ts';
-import { type CheckedBatch, checkBatch, drawThompsonChoices, thompsonDistributions } from './choose.ts';
+import {
+  assertFiniteAllowedFeatures,
+  type CheckedBatch,
+  checkBatch,
+  drawThompsonChoices,
+  thompsonDistributions,
+} from './choose.ts';
 import { DisposedBanditError } from './errors.ts';
 import { PosteriorTensors, thompsonWinners } from './linear.ts';
 import { RepresentationNetwork, type TrainingReport } from './mlp.ts';
@@ -112,6 +118,7 @@ export class NeuralLinearBandit implements ContextualBandit {
     this.assertLive();
     const checked = checkBatch(batch, this.dimension);
     if (checked.size === 0) return [];
+    assertFiniteAllowedFeatures(batch, checked);
     const n = checked.size * checked.arms;
     const X = tf.tensor2d(batch.features, [n, this.dimension]);
     const rows = this.network.headRows(X);
@@ -129,6 +136,7 @@ export class NeuralLinearBandit implements ContextualBandit {
     this.assertLive();
     const checked = checkBatch(batch, this.dimension);
     if (checked.size === 0) return new Float64Array(0);
+    assertFiniteAllowedFeatures(batch, checked);
     const n = checked.size * checked.arms;
     const X = tf.tensor2d(batch.features, [n, this.dimension]);
     const rows = this.network.headRows(X);

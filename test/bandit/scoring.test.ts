@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BanditConfigSchema } from '#config/schema.ts';
 import { createBandit, initTensorBackend } from '#model/bandit/index.ts';
 import {
   argmaxOverArms,
@@ -218,6 +219,25 @@ describe('decide with non-finite features', () => {
     batch.allowed.fill(1);
     batch.features[(1 * 4 + 2) * 6] = Number.NaN;
     expect(() => bandit.decide(batch, new Rng(1))).toThrow(/non-finite score.*decision 1|decision 1.*non-finite/);
+    bandit.dispose();
+  });
+
+  it.each([
+    ['NaN', Number.NaN],
+    ['+Infinity', Number.POSITIVE_INFINITY],
+    ['-Infinity', Number.NEGATIVE_INFINITY],
+  ])('neural-linear at its default network size refuses %s in any column of an allowed arm', (_, value) => {
+    // the default [32, 16] layers' fused ReLU turns NaN into 0, so the scores alone do not show it
+    const d = 32;
+    const bandit = createBandit(BanditConfigSchema.parse({ algorithm: 'neural-linear' }), d);
+    const rng = new Rng(4);
+    for (const column of [0, 7, 31]) {
+      const batch = randomBatch(rng, 3, 4, d);
+      batch.allowed.fill(1);
+      batch.features[(1 * 4 + 2) * d + column] = value;
+      expect(() => bandit.decide(batch, new Rng(1))).toThrow('decision 1, arm 2: a non-finite value');
+      expect(() => bandit.distribution?.(batch, new Rng(1))).toThrow('decision 1, arm 2: a non-finite value');
+    }
     bandit.dispose();
   });
 
