@@ -321,7 +321,7 @@ export function shippedPopulationPath(name: (typeof SHIPPED_POPULATIONS)[number]
 }
 
 /**
- * The JSON Schema of population files (what sim/population.schema.json holds, once formatted: see
+ * The JSON Schema of population files (what sim/population.schema.json holds: see
  * `populationSchemaText` in sim/write-population-schema.ts).
  * @example const validate = new Ajv2020().compile(populationJsonSchema());
  */
