@@ -241,17 +241,16 @@ export async function runPretrain(
       updates: state.bandit.updates,
     };
     if (outFile) {
-      const out = outFile;
       // written next to the target and renamed: a failed write leaves no half-written model behind
-      const partial = `${out}.partial`;
+      const partial = `${outFile}.partial`;
       try {
         await writeFile(partial, `${JSON.stringify(state)}\n`);
-        await rename(partial, out);
+        await rename(partial, outFile);
       } catch (cause) {
         await rm(partial, { force: true });
-        throw new CliError(`Cannot write ${out}: ${(cause as Error).message}`, EXIT_FAILURE, { cause });
+        throw new CliError(`Cannot write ${outFile}: ${(cause as Error).message}`, EXIT_FAILURE, { cause });
       }
-      return { file, pretrained: summary, destination: { kind: 'file', file: out } };
+      return { file, pretrained: summary, destination: { kind: 'file', file: outFile } };
     }
     const tableName = table as string;
     const client = new DynamoDBClient(clientConfig as DynamoDBClientConfig);

@@ -70,13 +70,12 @@ function banditVariants(files: string[]): BanditVariant[] {
   }));
   variants.forEach((v, i) => {
     const j = variants.findIndex((w) => w.label === v.label);
-    if (j !== i && resolve(files[j]) === resolve(files[i])) throw new CliError(`--configs lists ${files[i]} twice`);
-    if (j !== i) {
-      throw new CliError(
-        `--configs: ${files[j]} and ${files[i]} would both be reported as "${v.label}" ` +
-          '(same config version and same file name); give one of them another version or file name',
-      );
-    }
+    if (j === i) return;
+    if (resolve(files[j]) === resolve(files[i])) throw new CliError(`--configs lists ${files[i]} twice`);
+    throw new CliError(
+      `--configs: ${files[j]} and ${files[i]} would both be reported as "${v.label}" ` +
+        '(same config version and same file name); give one of them another version or file name',
+    );
   });
   return variants;
 }
